@@ -1,0 +1,49 @@
+//! Bench helpers: reading Criterion's saved estimates back to write a summary into results/.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Median time in seconds of a Criterion benchmark id (`group/function/parameter`), read from
+/// `target/criterion/<id>/new/estimates.json`.
+pub fn median_seconds(id: &str) -> Option<f64> {
+    let dir = criterion_dir().join(id).join("new").join("estimates.json");
+    let text = std::fs::read_to_string(dir).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64().map(|ns| ns * 1e-9)
+}
+
+fn criterion_dir() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    Path::new(&target).join("criterion")
+}
+
+/// Writes `text` to `results/<name>` atomically (temp file, then rename).
+pub fn write_result(name: &str, text: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let _ = std::fs::create_dir_all(&dir);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join(name));
+        eprintln!("wrote results/{name}");
+    }
+}
+
+/// A short machine description for result headers.
+pub fn machine() -> String {
+    let c = vanishing::cpu::CacheSizes::get();
+    format!(
+        "{} ({} logical CPUs, L1d {} KiB, L2 {} KiB, L3 {} MiB), kernels for {}",
+        vanishing::cpu::cpu_name(),
+        vanishing::cpu::logical_cpus(),
+        c.l1d / 1024,
+        c.l2 / 1024,
+        c.l3 / (1024 * 1024),
+        vanishing::isa::Isa::selected().name()
+    )
+}
+
+/// Whether a benchmark id passes the command line's filter (the first free argument), so a
+/// filtered run does not write a summary of stale numbers.
+pub fn full_run() -> bool {
+    !std::env::args().skip(1).any(|a| !a.starts_with('-'))
+}

@@ -1,0 +1,293 @@
+//! The portable blocked GEMM driver: orientation, threading, the five loops around the
+//! microkernel, and per-thread packing buffers.
+
+use super::blocking::Blocking;
+use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
+use crate::kernels::{GemmKernel, SendPtr, Tile, MR, NR};
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Problems with fewer multiply-adds than this stay on the calling thread: below it, waking a
+/// second thread costs more than it saves (measured with benches/gemm.rs; see the README).
+pub const PAR_MIN_MACS: usize = 1 << 20;
+
+/// Below this many rows of C, A is not packed: the microkernel broadcasts straight from the
+/// caller's A (any strides).
+pub const PACK_A_MIN_ROWS: usize = 4 * MR;
+
+/// Below this many columns of C, A is not packed either: each A strip meets only a few B panels,
+/// so packing A would cost about as much as the product (one copy per `n` multiply-adds).
+pub const PACK_A_MIN_COLS: usize = 4 * NR;
+
+/// Below this many rows of C, B is used in place when its rows are contiguous (`csb == 1`):
+/// with so few A strips, packing B would cost as much as the product itself.
+pub const PACK_B_MIN_ROWS: usize = 4 * MR;
+
+/// One GEMM call: C (m x n) <- alpha * A (m x k) * B (k x n) + beta * C.
+#[derive(Clone, Copy, Debug)]
+pub struct Problem {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: Strided,
+    pub b: Strided,
+    pub c: *mut f32,
+    pub rsc: isize,
+    pub csc: isize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl Problem {
+    /// The same product written as C^T = B^T A^T.
+    fn transposed(self) -> Problem {
+        Problem {
+            m: self.n,
+            n: self.m,
+            k: self.k,
+            a: Strided {
+                ptr: self.b.ptr,
+                rs: self.b.cs,
+                cs: self.b.rs,
+            },
+            b: Strided {
+                ptr: self.a.ptr,
+                rs: self.a.cs,
+                cs: self.a.rs,
+            },
+            c: self.c,
+            rsc: self.csc,
+            csc: self.rsc,
+            alpha: self.alpha,
+            beta: self.beta,
+        }
+    }
+
+    /// Rows `r0..r1` of C and A.
+    fn rows(self, r0: usize, r1: usize) -> Problem {
+        Problem {
+            m: r1 - r0,
+            a: Strided {
+                ptr: self.a.ptr.wrapping_offset(r0 as isize * self.a.rs),
+                ..self.a
+            },
+            c: self.c.wrapping_offset(r0 as isize * self.rsc),
+            ..self
+        }
+    }
+
+    /// Columns `c0..c1` of C and B.
+    fn cols(self, c0: usize, c1: usize) -> Problem {
+        Problem {
+            n: c1 - c0,
+            b: Strided {
+                ptr: self.b.ptr.wrapping_offset(c0 as isize * self.b.cs),
+                ..self.b
+            },
+            c: self.c.wrapping_offset(c0 as isize * self.csc),
+            ..self
+        }
+    }
+}
+
+/// How a call is executed: which microkernel, which blocks, how many threads at most.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub kernel: GemmKernel,
+    pub blocking: Blocking,
+    pub threads: usize,
+}
+
+/// Runs a problem.
+///
+/// # Safety
+/// A and B must be readable and C readable/writable at every cell of their `m x k`, `k x n` and
+/// `m x n` extents, and C must not overlap A or B or itself.
+pub unsafe fn run(plan: &Plan, mut p: Problem) {
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    if p.k == 0 || p.alpha == 0.0 {
+        // SAFETY: C's extent is writable (caller).
+        unsafe { scale_c(p.m, p.n, p.beta, p.c, p.rsc, p.csc) };
+        return;
+    }
+    // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
+    if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
+        p = p.transposed();
+    }
+    let threads = if p.m * p.n * p.k >= PAR_MIN_MACS {
+        plan.threads.max(1)
+    } else {
+        1
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { run_split(plan, p, threads) }
+}
+
+/// Splits C into `threads` disjoint blocks of whole tiles (rows or columns, whichever has more
+/// tiles) and runs each on its own thread. Tile boundaries stay where one thread would put them
+/// and the k loop is never split, so the result does not depend on the thread count.
+unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
+    let tiles_m = p.m.div_ceil(MR);
+    let tiles_n = p.n.div_ceil(NR);
+    let (tiles, tile, extent) = if tiles_m >= tiles_n {
+        (tiles_m, MR, p.m)
+    } else {
+        (tiles_n, NR, p.n)
+    };
+    let parts = threads.min(tiles);
+    if parts <= 1 {
+        // SAFETY: forwarded from the caller.
+        with_workspace(|ws| unsafe { slab(plan, p, ws) });
+        return;
+    }
+    let per = tiles.div_ceil(parts) * tile;
+    let by_rows = tile == MR;
+    let shared = SendPtr(p);
+    (0..parts).into_par_iter().for_each(|q| {
+        let (lo, hi) = (q * per, ((q + 1) * per).min(extent));
+        if lo >= hi {
+            return;
+        }
+        let whole = shared.get();
+        let part = if by_rows {
+            whole.rows(lo, hi)
+        } else {
+            whole.cols(lo, hi)
+        };
+        // SAFETY: each part is a disjoint block of C; A and B are only read.
+        with_workspace(|ws| unsafe { slab(plan, part, ws) });
+    });
+}
+
+/// Per-thread packing buffers, reused across calls.
+#[derive(Default)]
+struct Workspace {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+thread_local! {
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+fn with_workspace(f: impl FnOnce(&mut Workspace)) {
+    WORKSPACE.with(|ws| match ws.try_borrow_mut() {
+        Ok(mut ws) => f(&mut ws),
+        // Re-entered on this thread (a nested call): use a private buffer rather than fail.
+        Err(_) => f(&mut Workspace::default()),
+    })
+}
+
+/// A 64-byte aligned slice of `len` floats inside `buf`.
+fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const ALIGN_FLOATS: usize = 16;
+    if buf.len() < len + ALIGN_FLOATS {
+        buf.resize(len + ALIGN_FLOATS, 0.0);
+    }
+    let off = buf.as_ptr().align_offset(64).min(ALIGN_FLOATS);
+    &mut buf[off..off + len]
+}
+
+/// The five loops around the microkernel, on one thread.
+unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
+    let Blocking { mc, kc, nc } = plan.blocking;
+    let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
+    let b_in_place = p.b.cs == 1 && p.m < PACK_B_MIN_ROWS;
+    let Workspace { a: abuf, b: bbuf } = ws;
+
+    // loop 5: split n into nc-wide panels of B and C
+    for jc in (0..p.n).step_by(nc) {
+        let nb = nc.min(p.n - jc);
+        // loop 4: split k into kc-deep rank updates; only the first one applies beta
+        for pc in (0..p.k).step_by(kc) {
+            let kb = kc.min(p.k - pc);
+            let beta = if pc == 0 { p.beta } else { 1.0 };
+            let b_blk = Strided {
+                ptr: p
+                    .b
+                    .ptr
+                    .wrapping_offset(pc as isize * p.b.rs + jc as isize * p.b.cs),
+                ..p.b
+            };
+            // B panels: packed (zero-padded), or in place with only the ragged last one packed.
+            let full_in_place = if b_in_place { nb / NR } else { 0 };
+            let packed_from = full_in_place * NR;
+            let bpk = aligned(bbuf, (nb - packed_from).div_ceil(NR) * NR * kb);
+            if packed_from < nb {
+                let rest = Strided {
+                    ptr: b_blk.ptr.wrapping_offset(packed_from as isize * b_blk.cs),
+                    ..b_blk
+                };
+                // SAFETY: the block is inside B's extent; `bpk` was sized for it.
+                unsafe { pack_b(kb, nb - packed_from, rest, bpk) };
+            }
+            let bpk: &[f32] = bpk;
+            let b_panel = |jr: usize| -> (*const f32, isize) {
+                if jr < packed_from {
+                    (b_blk.ptr.wrapping_add(jr), b_blk.rs)
+                } else {
+                    (bpk[(jr - packed_from) * kb..].as_ptr(), NR as isize)
+                }
+            };
+
+            // loop 3: split m into mc-tall blocks of A and C
+            for ic in (0..p.m).step_by(mc) {
+                let mb = mc.min(p.m - ic);
+                let a_blk = Strided {
+                    ptr: p
+                        .a
+                        .ptr
+                        .wrapping_offset(ic as isize * p.a.rs + pc as isize * p.a.cs),
+                    ..p.a
+                };
+                let c_blk =
+                    p.c.wrapping_offset(ic as isize * p.rsc + jc as isize * p.csc);
+                let (apk, ars, acs, astep) = if pack_all_a {
+                    let buf = aligned(abuf, mb.div_ceil(MR) * MR * kb);
+                    // SAFETY: the block is inside A's extent; `buf` was sized for it.
+                    unsafe { pack_a(mb, kb, a_blk, buf) };
+                    (buf.as_ptr(), 1, MR as isize, (MR * kb) as isize)
+                } else {
+                    (a_blk.ptr, a_blk.rs, a_blk.cs, MR as isize * a_blk.rs)
+                };
+                let tile = |ir: usize, jr: usize| {
+                    let (b, rsb) = b_panel(jr);
+                    Tile {
+                        k: kb,
+                        a: apk.wrapping_offset((ir / MR) as isize * astep),
+                        rsa: ars,
+                        csa: acs,
+                        rows: MR.min(mb - ir),
+                        b,
+                        rsb,
+                        cols: NR.min(nb - jr),
+                        c: c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc),
+                        rsc: p.rsc,
+                        csc: p.csc,
+                        alpha: p.alpha,
+                        beta,
+                    }
+                };
+                // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
+                // inside the caller's extents; packed buffers hold whole zero-padded panels.
+                if pack_all_a {
+                    // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
+                    for jr in (0..nb).step_by(NR) {
+                        for ir in (0..mb).step_by(MR) {
+                            unsafe { plan.kernel.run(&tile(ir, jr)) };
+                        }
+                    }
+                } else {
+                    // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
+                    for ir in (0..mb).step_by(MR) {
+                        for jr in (0..nb).step_by(NR) {
+                            unsafe { plan.kernel.run(&tile(ir, jr)) };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Single-precision GEMM: `C <- alpha * A * B + beta * C`.
+//!
+//! - [`sgemm`]: a drop-in for `matrixmultiply::sgemm` (same `unsafe fn` signature and meaning),
+//!   using the kernel family chosen once at run time ([`crate::isa::Isa::selected`]), the cache
+//!   blocking of this machine and rayon's thread count.
+//! - [`gemm`]: the safe API over [`MatRef`]/[`MatMut`] views, returning an error on any shape,
+//!   extent or stride problem.
+//! - [`Gemm`]: an explicit configuration (kernel family, threads, blocking), used by tests and
+//!   benchmarks to exercise every path in one process.
+//!
+//! The algorithm is BLIS's (see `driver.rs`): five loops around a 6x16 register-tile
+//! microkernel, A and B packed into contiguous panels sized for L2/L1, C split between threads
+//! in disjoint blocks (never along k) so results are bit-identical for any thread count. Small
+//! problems skip what they do not need: no threads below [`driver::PAR_MIN_MACS`], no packing of
+//! A or of row-contiguous B when C has few rows.
+
+pub mod blocking;
+pub mod driver;
+mod view;
+
+pub use blocking::Blocking;
+pub use view::{MatMut, MatRef};
+
+use crate::error::{Error, Result};
+use crate::isa::Isa;
+use crate::kernels::pack::Strided;
+use crate::kernels::GemmKernel;
+use driver::{Plan, Problem};
+
+/// An explicit GEMM configuration.
+#[derive(Clone, Copy)]
+pub struct Gemm {
+    plan: Plan,
+}
+
+impl Gemm {
+    /// The default configuration: selected ISA, detected blocking, rayon's current thread count.
+    pub fn new() -> Gemm {
+        Gemm::with_isa(Isa::selected())
+    }
+
+    /// A configuration for a given kernel family (checked against the CPU; an unavailable family
+    /// falls back to scalar). Blocking and threads as in [`Gemm::new`].
+    pub fn with_isa(isa: Isa) -> Gemm {
+        Gemm {
+            plan: Plan {
+                kernel: GemmKernel::for_isa(isa),
+                blocking: Blocking::detected(),
+                threads: rayon::current_num_threads(),
+            },
+        }
+    }
+
+    /// Caps the number of threads (1 = run on the calling thread).
+    pub fn threads(mut self, threads: usize) -> Gemm {
+        self.plan.threads = threads.max(1);
+        self
+    }
+
+    /// Overrides the cache blocking.
+    pub fn blocking(mut self, blocking: Blocking) -> Gemm {
+        self.plan.blocking = blocking;
+        self
+    }
+
+    /// The microkernel's name, e.g. `sgemm.avx2.6x16`.
+    pub fn kernel_name(&self) -> &'static str {
+        self.plan.kernel.name
+    }
+
+    /// The kernel family in use.
+    pub fn isa(&self) -> Isa {
+        self.plan.kernel.isa
+    }
+
+    /// The blocking in use.
+    pub fn block_sizes(&self) -> Blocking {
+        self.plan.blocking
+    }
+
+    /// The thread cap in use.
+    pub fn thread_cap(&self) -> usize {
+        self.plan.threads
+    }
+
+    /// Raw-pointer GEMM with this configuration; same contract as [`sgemm`].
+    ///
+    /// # Safety
+    /// See [`sgemm`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn sgemm(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        let p = Problem {
+            m,
+            k,
+            n,
+            a: Strided {
+                ptr: a,
+                rs: rsa,
+                cs: csa,
+            },
+            b: Strided {
+                ptr: b,
+                rs: rsb,
+                cs: csb,
+            },
+            c,
+            rsc,
+            csc,
+            alpha,
+            beta,
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { driver::run(&self.plan, p) }
+    }
+
+    /// Safe GEMM with this configuration: `c <- alpha * a * b + beta * c`.
+    ///
+    /// Errors when the inner dimensions differ, when C's shape is not `a.rows() x b.cols()`
+    /// (views already guarantee they fit their slices and that C's cells are distinct).
+    pub fn gemm(
+        &self,
+        alpha: f32,
+        a: MatRef<'_>,
+        b: MatRef<'_>,
+        beta: f32,
+        c: MatMut<'_>,
+    ) -> Result<()> {
+        if a.cols() != b.rows() {
+            return Err(Error::ShapeMismatch {
+                op: "gemm",
+                what: "A's columns must equal B's rows",
+                left_name: "A",
+                left: a.shape(),
+                right_name: "B",
+                right: b.shape(),
+            });
+        }
+        if c.shape() != (a.rows(), b.cols()) {
+            return Err(Error::ShapeMismatch {
+                op: "gemm",
+                what: "C must be A's rows x B's columns",
+                left_name: "A*B",
+                left: (a.rows(), b.cols()),
+                right_name: "C",
+                right: c.shape(),
+            });
+        }
+        let (m, k, n) = (a.rows(), a.cols(), b.cols());
+        let (ars, acs) = a.strides();
+        let (brs, bcs) = b.strides();
+        let (crs, ccs) = c.strides();
+        // SAFETY: the views were validated on construction to fit their slices, C is a unique
+        // borrow (so it cannot overlap A or B) with distinct cells, and the shapes agree.
+        unsafe {
+            self.sgemm(
+                m,
+                k,
+                n,
+                alpha,
+                a.as_ptr(),
+                ars as isize,
+                acs as isize,
+                b.as_ptr(),
+                brs as isize,
+                bcs as isize,
+                beta,
+                c.into_mut_ptr(),
+                crs as isize,
+                ccs as isize,
+            )
+        };
+        Ok(())
+    }
+}
+
+impl Default for Gemm {
+    fn default() -> Self {
+        Gemm::new()
+    }
+}
+
+/// General matrix multiplication, `C <- alpha * A * B + beta * C`, with the signature and
+/// meaning of `matrixmultiply::sgemm`.
+///
+/// A is `m x k` with element `(i, p)` at `a + i*rsa + p*csa`, B is `k x n` at `b + p*rsb + j*csb`,
+/// C is `m x n` at `c + i*rsc + j*csc` (strides in elements, any sign). When `beta == 0`, C is
+/// never read; when `k == 0` or `alpha == 0`, C is only scaled by beta (A and B are not read).
+/// Only the `m x n` cells of C are written.
+///
+/// # Safety
+/// The pointers must be valid for reads (A, B) and reads and writes (C) at every cell the
+/// strides reach for the given shapes, C's cells must be distinct, and C must not overlap A or B.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { Gemm::new().sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+}
+
+/// Safe GEMM with the default configuration: `c <- alpha * a * b + beta * c`.
+/// See [`Gemm::gemm`] for the errors.
+pub fn gemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) -> Result<()> {
+    Gemm::new().gemm(alpha, a, b, beta, c)
+}

@@ -1,0 +1,109 @@
+//! The only modules that use `core::arch` or dereference raw pointers: one file per ISA plus the
+//! portable memory movers used by the GEMM driver.
+//!
+//! # GEMM microkernel contract
+//! A microkernel computes one `MR x NR` tile (`MR = 6`, `NR = 16` for every family, so the blocked
+//! driver is shared): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
+//! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
+//!   rows `rows..MR` are never read (the kernel repeats the last valid row instead);
+//! - `B_strip` row `p` is `NR` contiguous floats at `b + p*rsb`, all readable even when
+//!   `cols < NR` (the driver passes a zero-padded packed copy for edge panels);
+//! - `C` cell `(i, j)` is at `c + i*rsc + j*csc`; only cells with `i < rows`, `j < cols` are
+//!   touched; when `beta == 0` C is never read, so NaN or garbage there cannot leak;
+//! - the result of each cell is `alpha*acc + beta*c` with the family's own rounding (fused on
+//!   AVX2, unfused on scalar), the same for full and edge tiles, so where a tile boundary falls
+//!   (which depends on how work is split between threads) never changes a result bit.
+//!
+//! Edge tiles are computed into a temporary `MR x NR` tile and copied, so the register-blocked
+//! loop only ever runs on full tiles.
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+pub mod pack;
+pub mod scalar;
+
+use crate::isa::Isa;
+
+/// Rows of the GEMM register tile.
+pub const MR: usize = 6;
+/// Columns of the GEMM register tile (two 8-lane vectors on AVX2).
+pub const NR: usize = 16;
+
+/// One microkernel call; see the module documentation for the contract.
+#[derive(Clone, Copy, Debug)]
+pub struct Tile {
+    pub k: usize,
+    pub a: *const f32,
+    pub rsa: isize,
+    pub csa: isize,
+    pub rows: usize,
+    pub b: *const f32,
+    pub rsb: isize,
+    pub cols: usize,
+    pub c: *mut f32,
+    pub rsc: isize,
+    pub csc: isize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+/// A GEMM microkernel: its name (`sgemm.<isa>.<MR>x<NR>`) and entry point.
+#[derive(Clone, Copy)]
+pub struct GemmKernel {
+    pub name: &'static str,
+    pub isa: Isa,
+    tile: unsafe fn(&Tile),
+}
+
+impl GemmKernel {
+    /// The microkernel of a family. `isa` must come from [`Isa::checked`] or [`Isa::available`]
+    /// (the SIMD variants exist only once the CPU was checked).
+    pub fn for_isa(isa: Isa) -> GemmKernel {
+        match isa {
+            Isa::Scalar => GemmKernel {
+                name: "sgemm.scalar.6x16",
+                isa,
+                tile: scalar::gemm_tile,
+            },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 if isa.is_available() => GemmKernel {
+                name: "sgemm.avx2.6x16",
+                isa,
+                tile: avx2::gemm_tile,
+            },
+            #[allow(unreachable_patterns)]
+            _ => GemmKernel::for_isa(Isa::Scalar),
+        }
+    }
+
+    /// Runs the microkernel on one tile.
+    ///
+    /// # Safety
+    /// Every pointer/stride combination in `t` must address memory valid as the contract above
+    /// describes (A and B readable, C readable and writable), with `1 <= rows <= MR`,
+    /// `1 <= cols <= NR`, and C not overlapping A or B.
+    #[inline]
+    pub unsafe fn run(&self, t: &Tile) {
+        debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
+        // SAFETY: the caller upholds the tile contract; `self.tile` was chosen for a family the
+        // CPU supports (see `for_isa`).
+        unsafe { (self.tile)(t) }
+    }
+}
+
+/// A raw pointer that may be sent to another thread. The GEMM driver hands disjoint blocks of C
+/// to different threads; this wrapper carries the base pointer there.
+#[derive(Clone, Copy, Debug)]
+pub struct SendPtr<T>(pub T);
+
+impl<T: Copy> SendPtr<T> {
+    /// The wrapped value. (A method, so closures capture the wrapper, not the raw field.)
+    pub fn get(&self) -> T {
+        self.0
+    }
+}
+// SAFETY: the driver only shares pointers whose targets are either read-only for the duration of
+// the call (A, B) or split into disjoint blocks, one per thread (C).
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above; no thread writes memory another thread reads or writes.
+unsafe impl<T> Sync for SendPtr<T> {}

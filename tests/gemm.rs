@@ -1,0 +1,570 @@
+//! SGEMM against an f64 reference and against matrixmultiply, on every ISA this CPU has.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use vanishing::error::Error;
+use vanishing::gemm::{Blocking, Gemm, MatMut, MatRef};
+use vanishing::isa::Isa;
+use vanishing::kernels::{MR, NR};
+
+/// A sentinel with a payload no computation produces, so stray writes are caught bit-exactly.
+const GUARD_BITS: f32 = f32::from_bits(0x7fc0_1234);
+
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    g: &Gemm,
+    m: usize,
+    k: usize,
+    n: usize,
+    la: Layout,
+    lb: Layout,
+    lc: Layout,
+    alpha: f32,
+    beta: f32,
+    seed: u64,
+) {
+    let mut r = rng(seed);
+    let mut a = Strided::new(m, k, la, 0.0);
+    let mut b = Strided::new(k, n, lb, 0.0);
+    a.fill_random(&mut r);
+    b.fill_random(&mut r);
+    // With beta == 0 the cells of C hold NaN: none of it may reach the result.
+    let mut c = Strided::new(m, n, lc, GUARD_BITS);
+    if beta != 0.0 {
+        c.fill_random(&mut r);
+    } else {
+        for i in 0..m {
+            for j in 0..n {
+                c.set(i, j, f32::NAN);
+            }
+        }
+    }
+    let (expect, mag) = reference(alpha, &a, &b, beta, &c);
+    // SAFETY: the buffers hold every cell the strides reach; C is a distinct buffer.
+    unsafe {
+        g.sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.mut_ptr(),
+            c.rs as isize,
+            c.cs as isize,
+        )
+    };
+    let what = format!(
+        "{} m={m} k={k} n={n} {la:?}/{lb:?}/{lc:?} alpha={alpha} beta={beta}",
+        g.kernel_name()
+    );
+    assert_close(&what, &c, k, &expect, &mag, GUARD_BITS);
+}
+
+fn edge_dims() -> Vec<usize> {
+    let mut v = vec![
+        0,
+        1,
+        2,
+        3,
+        5,
+        9,
+        MR - 1,
+        MR,
+        MR + 1,
+        NR - 1,
+        NR,
+        NR + 1,
+        2 * MR + 1,
+        2 * NR + 3,
+        31,
+        37,
+    ];
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn shape_grid_row_major_every_isa() {
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1);
+        let dims = edge_dims();
+        let mut seed = 0;
+        for &m in &dims {
+            for &k in &dims {
+                for &n in &dims {
+                    seed += 1;
+                    let (alpha, beta) =
+                        [(1.0, 0.0), (-0.7, 1.0), (2.5, 0.3), (0.0, 0.3)][seed as usize % 4];
+                    run_case(
+                        &g,
+                        m,
+                        k,
+                        n,
+                        Layout::RowMajor,
+                        Layout::RowMajor,
+                        Layout::RowMajor,
+                        alpha,
+                        beta,
+                        seed,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_layout_alpha_beta_every_isa() {
+    let shapes = [
+        (1, 1, 1),
+        (5, 3, 9),
+        (MR + 1, 17, NR - 1),
+        (13, 29, 35),
+        (2 * MR, 9, 2 * NR + 1),
+        (31, 1, 3),
+    ];
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1);
+        let mut seed = 1000;
+        for &(m, k, n) in &shapes {
+            for la in LAYOUTS {
+                for lb in LAYOUTS {
+                    for lc in LAYOUTS {
+                        for alpha in [1.0, 0.0, -0.7, 2.5] {
+                            for beta in [0.0, 1.0, 0.3] {
+                                seed += 1;
+                                run_case(&g, m, k, n, la, lb, lc, alpha, beta, seed);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn around_the_cache_blocks_every_isa() {
+    let blk = Blocking::detected();
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1);
+        let mut seed = 5000;
+        // Each shape crosses one block boundary (+-1) while the others stay small.
+        let cases = [
+            (blk.mc - 1, 20, 17),
+            (blk.mc, 7, 33),
+            (blk.mc + 1, 19, 18),
+            (7, blk.kc - 1, 19),
+            (25, blk.kc, 17),
+            (26, blk.kc + 1, 33),
+            (24, 2 * blk.kc + 3, 5),
+            (5, 9, blk.nc - 1),
+            (25, 3, blk.nc + 1),
+        ];
+        for &(m, k, n) in &cases {
+            for (la, lb, lc) in [
+                (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor),
+                (Layout::ColMajor, Layout::Padded, Layout::ColMajor),
+                (Layout::General, Layout::ColMajor, Layout::Padded),
+            ] {
+                seed += 1;
+                run_case(&g, m, k, n, la, lb, lc, 1.3, 0.3, seed);
+                run_case(&g, m, k, n, la, lb, lc, -0.7, 0.0, seed);
+            }
+        }
+    }
+}
+
+#[test]
+fn small_blocking_forces_every_loop_to_iterate() {
+    // Tiny blocks make a modest problem cross many mc/kc/nc boundaries on both code paths.
+    let blk = Blocking {
+        mc: 2 * MR,
+        kc: 8,
+        nc: 2 * NR,
+    };
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1).blocking(blk);
+        for (s, &(m, k, n)) in [(61, 67, 71), (97, 33, 47), (7, 50, 100), (100, 41, 7)]
+            .iter()
+            .enumerate()
+        {
+            for (la, lb, lc) in [
+                (Layout::RowMajor, Layout::RowMajor, Layout::RowMajor),
+                (Layout::ColMajor, Layout::General, Layout::RowMajor),
+                (Layout::Padded, Layout::RowMajor, Layout::ColMajor),
+            ] {
+                run_case(&g, m, k, n, la, lb, lc, 0.9, 0.5, 7000 + s as u64);
+                run_case(&g, m, k, n, la, lb, lc, 1.0, 0.0, 7100 + s as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn large_shapes_and_primes_every_isa() {
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa);
+        for (s, &(m, k, n)) in [
+            (257, 263, 269),
+            (500, 301, 130),
+            (10, 784, 30),
+            (784, 10, 30),
+            (128, 1000, 64),
+        ]
+        .iter()
+        .enumerate()
+        {
+            run_case(
+                &g,
+                m,
+                k,
+                n,
+                Layout::RowMajor,
+                Layout::ColMajor,
+                Layout::RowMajor,
+                1.0,
+                0.0,
+                9000 + s as u64,
+            );
+            run_case(
+                &g,
+                m,
+                k,
+                n,
+                Layout::ColMajor,
+                Layout::RowMajor,
+                Layout::Padded,
+                0.5,
+                1.0,
+                9100 + s as u64,
+            );
+        }
+    }
+}
+
+#[test]
+fn identity_products_are_exact() {
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1);
+        for &n in &[1usize, 6, 16, 17, 40] {
+            let mut r = rng(n as u64);
+            let x = random_vec(&mut r, n * n);
+            let mut eye = vec![0.0f32; n * n];
+            for i in 0..n {
+                eye[i * n + i] = 1.0;
+            }
+            let mut c = vec![f32::NAN; n * n];
+            g.gemm(
+                1.0,
+                MatRef::row_major(&x, n, n).unwrap(),
+                MatRef::row_major(&eye, n, n).unwrap(),
+                0.0,
+                MatMut::row_major(&mut c, n, n).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c, x, "{} X*I != X for n={n}", g.kernel_name());
+            g.gemm(
+                1.0,
+                MatRef::row_major(&eye, n, n).unwrap(),
+                MatRef::row_major(&x, n, n).unwrap(),
+                0.0,
+                MatMut::row_major(&mut c, n, n).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(c, x, "{} I*X != X for n={n}", g.kernel_name());
+        }
+    }
+}
+
+#[test]
+fn k_zero_scales_c_and_alpha_zero_ignores_a_and_b() {
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa);
+        let mut c = vec![2.0f32; 6];
+        let empty: [f32; 0] = [];
+        g.gemm(
+            1.0,
+            MatRef::row_major(&empty, 2, 0).unwrap(),
+            MatRef::row_major(&empty, 0, 3).unwrap(),
+            0.5,
+            MatMut::row_major(&mut c, 2, 3).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c, vec![1.0; 6]);
+        let mut c = vec![f32::NAN; 6];
+        g.gemm(
+            1.0,
+            MatRef::row_major(&empty, 2, 0).unwrap(),
+            MatRef::row_major(&empty, 0, 3).unwrap(),
+            0.0,
+            MatMut::row_major(&mut c, 2, 3).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c, vec![0.0; 6], "beta = 0 must not read C");
+        // alpha == 0: A and B are not referenced (NaN there does not propagate).
+        let a = vec![f32::NAN; 4];
+        let mut c = vec![3.0f32; 4];
+        g.gemm(
+            0.0,
+            MatRef::row_major(&a, 2, 2).unwrap(),
+            MatRef::row_major(&a, 2, 2).unwrap(),
+            2.0,
+            MatMut::row_major(&mut c, 2, 2).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c, vec![6.0; 4]);
+    }
+}
+
+#[test]
+fn negative_strides_match_the_reference() {
+    // matrixmultiply accepts negative strides; so do we. Walk A backwards through a buffer.
+    let (m, k, n) = (13, 21, 19);
+    let mut r = rng(77);
+    let a = random_vec(&mut r, m * k);
+    let b = random_vec(&mut r, k * n);
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa).threads(1);
+        let mut ours = vec![0.0f32; m * n];
+        let mut oracle = vec![0.0f32; m * n];
+        // A reversed rows: row i of the view is row m-1-i of the buffer.
+        unsafe {
+            let a_last = a.as_ptr().add((m - 1) * k);
+            g.sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a_last,
+                -(k as isize),
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                ours.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a_last,
+                -(k as isize),
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                oracle.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+        for (x, y) in ours.iter().zip(&oracle) {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn agrees_with_matrixmultiply_on_trainer_and_square_shapes() {
+    let shapes = [
+        (10, 784, 30),
+        (10, 30, 10),
+        (1000, 784, 30),
+        (1000, 30, 30),
+        (100, 784, 100),
+        (256, 256, 256),
+        (300, 200, 500),
+    ];
+    for isa in Isa::available() {
+        let g = Gemm::with_isa(isa);
+        for (s, &(m, k, n)) in shapes.iter().enumerate() {
+            let mut r = rng(400 + s as u64);
+            let a = random_vec(&mut r, m * k);
+            let b = random_vec(&mut r, k * n);
+            let c0 = random_vec(&mut r, m * n);
+            let (mut ours, mut oracle) = (c0.clone(), c0.clone());
+            // A as a transposed view (k x m storage), B row-major, C row-major.
+            unsafe {
+                g.sgemm(
+                    m,
+                    k,
+                    n,
+                    0.5,
+                    a.as_ptr(),
+                    1,
+                    m as isize,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.25,
+                    ours.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    0.5,
+                    a.as_ptr(),
+                    1,
+                    m as isize,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.25,
+                    oracle.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+            }
+            let tol = 2.0 * (k as f32 + 4.0) * f32::EPSILON;
+            for (i, (x, y)) in ours.iter().zip(&oracle).enumerate() {
+                // Both are within k*eps*|a||b| of the truth (|a|,|b| <= 1), so within twice that of each other.
+                assert!(
+                    (x - y).abs() <= tol * (0.5 * k as f32 + 1.0),
+                    "{} {m}x{k}x{n} cell {i}: {x} vs {y}",
+                    g.kernel_name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bit_identical_for_one_two_three_threads() {
+    let shapes = [
+        (300, 200, 500),
+        (1000, 784, 30),
+        (37, 300, 999),
+        (512, 512, 512),
+        (100, 784, 100),
+    ];
+    for isa in Isa::available() {
+        for (s, &(m, k, n)) in shapes.iter().enumerate() {
+            let mut r = rng(600 + s as u64);
+            let a = random_vec(&mut r, m * k);
+            let b = random_vec(&mut r, k * n);
+            let c0 = random_vec(&mut r, m * n);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut c = c0.clone();
+                pool.install(|| {
+                    let g = Gemm::with_isa(isa).threads(threads);
+                    g.gemm(
+                        1.1,
+                        MatRef::row_major(&a, m, k).unwrap(),
+                        MatRef::row_major(&b, k, n).unwrap(),
+                        0.7,
+                        MatMut::row_major(&mut c, m, n).unwrap(),
+                    )
+                    .unwrap();
+                });
+                c
+            };
+            let one = run(1);
+            for t in [2, 3] {
+                let other = run(t);
+                assert!(
+                    one.iter()
+                        .zip(&other)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{isa:?} {m}x{k}x{n}: {t} threads differ from 1"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn safe_api_reports_shape_errors() {
+    let a = vec![0.0f32; 6];
+    let b = vec![0.0f32; 12];
+    let mut c = vec![0.0f32; 8];
+    let e = vanishing::gemm::gemm(
+        1.0,
+        MatRef::row_major(&a, 2, 3).unwrap(),
+        MatRef::row_major(&b, 4, 3).unwrap(),
+        0.0,
+        MatMut::row_major(&mut c, 2, 3).unwrap(),
+    );
+    assert!(
+        matches!(
+            e,
+            Err(Error::ShapeMismatch {
+                left: (2, 3),
+                right: (4, 3),
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    let e = vanishing::gemm::gemm(
+        1.0,
+        MatRef::row_major(&a, 2, 3).unwrap(),
+        MatRef::row_major(&b, 3, 4).unwrap(),
+        0.0,
+        MatMut::row_major(&mut c, 2, 3).unwrap(),
+    );
+    assert!(
+        matches!(
+            e,
+            Err(Error::ShapeMismatch {
+                left: (2, 4),
+                right: (2, 3),
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    assert!(e.unwrap_err().to_string().contains("C must be"));
+    assert!(matches!(
+        MatRef::row_major(&a, 3, 3),
+        Err(Error::BufferTooSmall {
+            needed: 9,
+            len: 6,
+            ..
+        })
+    ));
+    assert!(matches!(
+        MatRef::new(&a, 2, 2, 4, 2),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    assert!(matches!(
+        MatMut::new(&mut c, 2, 3, 1, 1),
+        Err(Error::OverlappingView { .. })
+    ));
+    assert!(MatRef::new(&a, 2, 3, 1, 2).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+    #[test]
+    fn random_shapes_and_strides(m in 0usize..40, k in 0usize..70, n in 0usize..50,
+                                 la in 0usize..4, lb in 0usize..4, lc in 0usize..4,
+                                 ab in 0usize..12, seed in 0u64..1000) {
+        let alpha = [1.0, 0.0, -0.7, 2.5][ab % 4];
+        let beta = [0.0, 1.0, 0.3][ab / 4];
+        for isa in Isa::available() {
+            run_case(&Gemm::with_isa(isa).threads(1), m, k, n, LAYOUTS[la], LAYOUTS[lb], LAYOUTS[lc], alpha, beta, seed);
+        }
+    }
+}
