@@ -1,7 +1,7 @@
 //! Instruction-set selection, done once per process.
 //!
 //! [`Isa::selected`] is the best path this CPU supports, unless the environment variable
-//! `VANISHING_ISA` (`scalar`, `avx2`) forces another. Every ISA-specific kernel is reached through
+//! `VANISHING_ISA` (`scalar`, `avx2`, `avx512`) forces another. Every ISA-specific kernel is reached through
 //! an [`Isa`] value, and a value naming a SIMD path can only be obtained after the CPU was checked
 //! for it ([`Isa::checked`]), which is what makes the kernels' `unsafe` calls sound.
 
@@ -15,6 +15,8 @@ pub enum Isa {
     Scalar,
     /// x86-64 AVX2 + FMA (16 ymm registers).
     Avx2,
+    /// x86-64 AVX-512F (with AVX2 + FMA): 16-lane activation kernels; GEMM uses the AVX2 kernel.
+    Avx512,
 }
 
 /// Environment variable that forces a kernel family.
@@ -22,13 +24,14 @@ pub const ISA_ENV: &str = "VANISHING_ISA";
 
 impl Isa {
     /// Every family this build knows, best last.
-    pub const ALL: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
 
     /// Short lowercase name, as used in `VANISHING_ISA`, kernel names and results.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
         }
     }
 
@@ -37,6 +40,7 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_fma_detected(),
+            Isa::Avx512 => avx2_fma_detected() && avx512f_detected(),
         }
     }
 
@@ -109,6 +113,16 @@ fn avx2_fma_detected() -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn avx2_fma_detected() -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512f_detected() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512f_detected() -> bool {
     false
 }
 

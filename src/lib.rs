@@ -10,8 +10,10 @@
 //! - [`kernels`]: the only code using `core::arch` or raw-pointer reads: one file per ISA
 //!   (`scalar.rs` always built) plus the portable packing routines.
 //! - [`gemm`]: the blocked SGEMM driver (packing, loop nest, threading) and its safe API.
+//! - [`activation`]: sigmoid/tanh/ReLU and derivatives, the fused bias + activation pass.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod activation;
 pub mod cpu;
 pub mod error;
 pub mod gemm;

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 /// Problems with fewer multiply-adds than this stay on the calling thread: below it, waking a
 /// second thread costs more than it saves (measured with benches/gemm.rs; see the README).
-pub const PAR_MIN_MACS: usize = 1 << 20;
+pub const PAR_MIN_MACS: usize = 1 << 22;
 
 /// Below this many rows of C, A is not packed: the microkernel broadcasts straight from the
 /// caller's A (any strides).

@@ -19,6 +19,9 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+pub mod math;
 pub mod pack;
 pub mod scalar;
 
@@ -65,8 +68,9 @@ impl GemmKernel {
                 isa,
                 tile: scalar::gemm_tile,
             },
+            // AVX-512 CPUs run the AVX2 microkernel: no 512-bit GEMM kernel is built yet.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 if isa.is_available() => GemmKernel {
+            Isa::Avx2 | Isa::Avx512 if isa.is_available() => GemmKernel {
                 name: "sgemm.avx2.6x16",
                 isa,
                 tile: avx2::gemm_tile,

@@ -1,0 +1,319 @@
+//! Activation kernels against f64 references, on every ISA this CPU has.
+
+mod common;
+
+use rand::RngExt;
+use vanishing::activation::{self, Activation, ActivationKernels, ElementFn, ULP_BOUND};
+use vanishing::isa::Isa;
+
+/// Distance in units in the last place between two finite f32 values (ordered bit patterns).
+fn ulp_distance(a: f32, b: f32) -> u64 {
+    let key = |x: f32| {
+        let i = x.to_bits() as i32;
+        (if i < 0 { i32::MIN - i } else { i }) as i64
+    };
+    (key(a) - key(b)).unsigned_abs()
+}
+
+fn reference(f: ElementFn, x: f64) -> f64 {
+    match f {
+        ElementFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        ElementFn::SigmoidPrime => {
+            let e = (-x.abs()).exp();
+            e / ((1.0 + e) * (1.0 + e))
+        }
+        ElementFn::Tanh => x.tanh(),
+        ElementFn::TanhPrime => {
+            let c = x.cosh();
+            1.0 / (c * c)
+        }
+        ElementFn::Relu => x.max(0.0),
+        ElementFn::ReluPrime => {
+            if x > 0.0 || x.is_nan() {
+                1.0
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Checks one output against the contract in `activation`'s docs; returns its ULP error.
+fn check(f: ElementFn, x: f32, y: f32, who: &str) -> u64 {
+    if x.is_nan() {
+        assert!(y.is_nan(), "{who} {f:?}({x}) = {y}, expected NaN");
+        return 0;
+    }
+    let r = reference(f, x as f64);
+    let rf = r as f32;
+    if r.abs() < f32::MIN_POSITIVE as f64 {
+        assert!(y.abs() <= f32::MIN_POSITIVE && (y == 0.0 || y.signum() as f64 == r.signum()),
+            "{who} {f:?}({x:e}) = {y:e}, true value {r:e} is subnormal: expected within [0, MIN_POSITIVE]");
+        return 0;
+    }
+    let d = ulp_distance(y, rf);
+    assert!(
+        d <= ULP_BOUND as u64,
+        "{who} {f:?}({x:e}) = {y:e}, reference {r:e}: {d} ULP > {ULP_BOUND}"
+    );
+    d
+}
+
+fn specials() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        1e-45,
+        -1e-45,
+        0.625,
+        -0.625,
+        0.624_999_94,
+        17.0,
+        17.5,
+        88.72,
+        -88.72,
+        87.336_54,
+        -87.336_54,
+        -87.336_55,
+        -87.4,
+        -103.97,
+        -104.0,
+        9.01,
+        -9.01,
+        16.635532,
+        103.0,
+    ];
+    for k in -45..=2 {
+        let m = 10f32.powi(k);
+        v.extend([m, -m, 3.7 * m, -3.7 * m]);
+    }
+    v
+}
+
+fn dense_grid() -> Vec<f32> {
+    let n = 400_000;
+    let mut v: Vec<f32> = (0..=n)
+        .map(|i| -110.0 + 220.0 * i as f32 / n as f32)
+        .collect();
+    let mut r = common::rng(3);
+    v.extend((0..200_000).map(|_| r.random_range(-110.0f32..110.0)));
+    v.extend(specials());
+    v
+}
+
+const SMOOTH: [ElementFn; 4] = [
+    ElementFn::Sigmoid,
+    ElementFn::SigmoidPrime,
+    ElementFn::Tanh,
+    ElementFn::TanhPrime,
+];
+const ALL: [ElementFn; 6] = [
+    ElementFn::Sigmoid,
+    ElementFn::SigmoidPrime,
+    ElementFn::Tanh,
+    ElementFn::TanhPrime,
+    ElementFn::Relu,
+    ElementFn::ReluPrime,
+];
+
+#[test]
+fn within_ulp_bound_on_dense_grid_every_isa() {
+    let xs = dense_grid();
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        for f in ALL {
+            let mut y = vec![0.0; xs.len()];
+            k.apply(f, &xs, &mut y);
+            let worst = xs
+                .iter()
+                .zip(&y)
+                .map(|(&x, &y)| check(f, x, y, k.sigmoid_name()))
+                .max()
+                .unwrap();
+            println!("{:?} {f:?}: max {worst} ULP on the dense grid", isa);
+        }
+    }
+}
+
+#[test]
+fn special_values() {
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        let x = [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            0.0,
+            -0.0,
+            100.0,
+            -100.0,
+        ];
+        let mut y = [0.0; 7];
+        k.apply(ElementFn::Sigmoid, &x, &mut y);
+        assert_eq!(&y[..2], &[1.0, 0.0], "{isa:?}");
+        assert!(y[2].is_nan());
+        assert_eq!(&y[3..], &[0.5, 0.5, 1.0, 0.0], "{isa:?}");
+        k.apply(ElementFn::Tanh, &x, &mut y);
+        assert_eq!(&y[..2], &[1.0, -1.0]);
+        assert!(y[2].is_nan());
+        assert_eq!(y[3].to_bits(), 0.0f32.to_bits());
+        assert_eq!(y[4].to_bits(), (-0.0f32).to_bits());
+        k.apply(ElementFn::Relu, &x, &mut y);
+        assert_eq!(&y[..2], &[f32::INFINITY, 0.0]);
+        assert!(y[2].is_nan());
+        // sigma'(30) is about 9.4e-14, not the 0 the textbook formula gives in f32.
+        let mut d = [0.0f32; 1];
+        k.apply(ElementFn::SigmoidPrime, &[30.0], &mut d);
+        assert!(
+            d[0] > 9e-14 && d[0] < 1e-13,
+            "{isa:?} sigma'(30) = {}",
+            d[0]
+        );
+        let s = 1.0 / (1.0 + (-30.0f32).exp());
+        assert_eq!(
+            s * (1.0 - s),
+            0.0,
+            "the textbook form underflows, which is why we avoid it"
+        );
+    }
+}
+
+#[test]
+fn outputs_bounded_and_monotone() {
+    let mut xs = dense_grid();
+    xs.retain(|x| !x.is_nan());
+    xs.sort_by(|a, b| a.total_cmp(b));
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        for (f, lo, hi) in [(ElementFn::Sigmoid, 0.0, 1.0), (ElementFn::Tanh, -1.0, 1.0)] {
+            let mut y = vec![0.0; xs.len()];
+            k.apply(f, &xs, &mut y);
+            for (i, w) in y.windows(2).enumerate() {
+                assert!(
+                    w[0] <= w[1],
+                    "{isa:?} {f:?} not monotone at x = {} -> {}: {} > {}",
+                    xs[i],
+                    xs[i + 1],
+                    w[0],
+                    w[1]
+                );
+            }
+            assert!(
+                y.iter().all(|&v| (lo..=hi).contains(&v)),
+                "{isa:?} {f:?} out of range"
+            );
+        }
+    }
+}
+
+#[test]
+fn tails_and_in_place_match_scalar_every_isa() {
+    let scalar = ActivationKernels::for_isa(Isa::Scalar);
+    let mut r = common::rng(11);
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        for len in (0..=33).chain([100, 1000, 4097]) {
+            let x: Vec<f32> = (0..len).map(|_| r.random_range(-12.0f32..12.0)).collect();
+            for f in ALL {
+                let mut y = vec![f32::NAN; len + 3];
+                k.apply(f, &x, &mut y[..len]);
+                assert!(
+                    y[len..].iter().all(|v| v.is_nan()),
+                    "{isa:?} {f:?} len {len}: wrote past the end"
+                );
+                let mut inplace = x.clone();
+                k.apply_inplace(f, &mut inplace);
+                assert_eq!(
+                    &y[..len],
+                    &inplace[..],
+                    "{isa:?} {f:?} len {len}: in place differs"
+                );
+                let mut s = vec![0.0; len];
+                scalar.apply(f, &x, &mut s);
+                for i in 0..len {
+                    let d = ulp_distance(y[i], s[i]);
+                    assert!(
+                        d <= ULP_BOUND as u64,
+                        "{isa:?} {f:?}({}) = {} vs scalar {}",
+                        x[i],
+                        y[i],
+                        s[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_bias_activation_matches_separate_passes() {
+    let mut r = common::rng(12);
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+            for (rows, n) in [(1, 1), (10, 30), (3, 17), (7, 8), (2, 100)] {
+                let z: Vec<f32> = (0..rows * n)
+                    .map(|_| r.random_range(-6.0f32..6.0))
+                    .collect();
+                let b: Vec<f32> = (0..n).map(|_| r.random_range(-2.0f32..2.0)).collect();
+                let pre: Vec<f32> = z.iter().enumerate().map(|(i, v)| v + b[i % n]).collect();
+                let (mut want_a, mut want_d) = (vec![0.0; pre.len()], vec![0.0; pre.len()]);
+                k.apply(act.value_fn(), &pre, &mut want_a);
+                k.apply(act.derivative_fn(), &pre, &mut want_d);
+                let mut a = z.clone();
+                let mut d = vec![0.0; z.len()];
+                k.bias_activation(act, &mut a, &b, &mut d).unwrap();
+                assert_eq!(a, want_a, "{isa:?} {act:?} {rows}x{n} activation");
+                assert_eq!(d, want_d, "{isa:?} {act:?} {rows}x{n} derivative");
+            }
+        }
+        let mut z = vec![0.0; 10];
+        assert!(k
+            .bias_activation(Activation::Sigmoid, &mut z, &[0.0; 3], &mut [0.0; 10])
+            .is_err());
+        assert!(k
+            .bias_activation(Activation::Sigmoid, &mut z, &[0.0; 5], &mut [0.0; 9])
+            .is_err());
+    }
+}
+
+#[test]
+#[should_panic(expected = "length")]
+fn length_mismatch_panics() {
+    activation::sigmoid(&[0.0; 3], &mut [0.0; 4]);
+}
+
+/// Every f32 bit pattern through the selected sigmoid kernel. Minutes of CPU: run with
+/// `cargo test --release --test activation -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn exhaustive_sigmoid_all_f32() {
+    use rayon::prelude::*;
+    for isa in Isa::available() {
+        let k = ActivationKernels::for_isa(isa);
+        let worst = (0u32..=u16::MAX as u32)
+            .into_par_iter()
+            .map(|hi| {
+                let x: Vec<f32> = (0..=u16::MAX as u32)
+                    .map(|lo| f32::from_bits(hi << 16 | lo))
+                    .collect();
+                let mut y = vec![0.0; x.len()];
+                k.apply(ElementFn::Sigmoid, &x, &mut y);
+                x.iter()
+                    .zip(&y)
+                    .map(|(&x, &y)| check(ElementFn::Sigmoid, x, y, k.sigmoid_name()))
+                    .max()
+                    .unwrap()
+            })
+            .max()
+            .unwrap();
+        println!("{}: max {worst} ULP over all 2^32 inputs", k.sigmoid_name());
+    }
+}
