@@ -108,12 +108,6 @@ fn dense_grid() -> Vec<f32> {
     v
 }
 
-const SMOOTH: [ElementFn; 4] = [
-    ElementFn::Sigmoid,
-    ElementFn::SigmoidPrime,
-    ElementFn::Tanh,
-    ElementFn::TanhPrime,
-];
 const ALL: [ElementFn; 6] = [
     ElementFn::Sigmoid,
     ElementFn::SigmoidPrime,

@@ -118,7 +118,7 @@ impl ActivationKernels {
         deriv: &mut [f32],
     ) -> Result<()> {
         let n = bias.len();
-        if n == 0 || z.len() % n != 0 {
+        if n == 0 || !z.len().is_multiple_of(n) {
             return Err(Error::LengthMismatch {
                 what: "bias_activation: z must be whole rows of the bias length",
                 expected: n * (z.len() / n.max(1)),

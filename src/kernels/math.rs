@@ -19,16 +19,16 @@ pub const EXP_C3: f32 = f32::from_bits(0x3E2AAD40); // 0x1.555A80p-3
 pub const EXP_C4: f32 = f32::from_bits(0x3D2B9D0D); // 0x1.573A1Ap-5
 pub const EXP_C5: f32 = f32::from_bits(0x3C07CFCE); // 0x1.0F9F9Cp-7
 /// ln(2^-126): below it `exp(z)` (and so sigma(z)) is subnormal; results there flush to zero.
-pub const EXP_MIN_NORMAL_ARG: f32 = -87.336_544;
+pub const EXP_MIN_NORMAL_ARG: f32 = -87.336_54;
 /// Below this |x|, tanh uses its odd polynomial (no cancellation in 1 - e^-2|x|).
 pub const TANH_SMALL: f32 = 0.625;
 /// `tanh(x) ~ x + x^3*(T4 + x^2*(T3 + x^2*(T2 + x^2*(T1 + x^2*T0))))` for |x| < 0.625 (Cephes
 /// `tanhf`).
 pub const TANH_T0: f32 = -5.704_988_7e-3;
-pub const TANH_T1: f32 = 2.063_908_9e-2;
+pub const TANH_T1: f32 = 2.063_909e-2;
 pub const TANH_T2: f32 = -5.373_971_6e-2;
 pub const TANH_T3: f32 = 1.333_144_2e-1;
-pub const TANH_T4: f32 = -3.333_328_2e-1;
+pub const TANH_T4: f32 = -3.333_328e-1;
 
 /// An element-wise function the kernels implement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
