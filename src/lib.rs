@@ -15,9 +15,12 @@
 
 pub mod activation;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod gemm;
 pub mod isa;
 pub mod kernels;
+pub mod meta;
+pub mod nn;
 
 pub use error::{Error, Result};

@@ -211,9 +211,9 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                     .wrapping_offset(pc as isize * p.b.rs + jc as isize * p.b.cs),
                 ..p.b
             };
-            // B panels: packed (zero-padded), or in place with only the ragged last one packed.
-            let full_in_place = if b_in_place { nb / NR } else { 0 };
-            let packed_from = full_in_place * NR;
+            // B panels: all packed (zero-padded), or all in place (the ragged last one read
+            // through masks by the kernel).
+            let packed_from = if b_in_place { nb } else { 0 };
             let bpk = aligned(bbuf, (nb - packed_from).div_ceil(NR) * NR * kb);
             if packed_from < nb {
                 let rest = Strided {
@@ -224,11 +224,11 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 unsafe { pack_b(kb, nb - packed_from, rest, bpk) };
             }
             let bpk: &[f32] = bpk;
-            let b_panel = |jr: usize| -> (*const f32, isize) {
+            let b_panel = |jr: usize| -> (*const f32, isize, bool) {
                 if jr < packed_from {
-                    (b_blk.ptr.wrapping_add(jr), b_blk.rs)
+                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, jr + NR <= nb)
                 } else {
-                    (bpk[(jr - packed_from) * kb..].as_ptr(), NR as isize)
+                    (bpk[(jr - packed_from) * kb..].as_ptr(), NR as isize, true)
                 }
             };
 
@@ -253,7 +253,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                     (a_blk.ptr, a_blk.rs, a_blk.cs, MR as isize * a_blk.rs)
                 };
                 let tile = |ir: usize, jr: usize| {
-                    let (b, rsb) = b_panel(jr);
+                    let (b, rsb, b_full_rows) = b_panel(jr);
                     Tile {
                         k: kb,
                         a: apk.wrapping_offset((ir / MR) as isize * astep),
@@ -262,6 +262,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         rows: MR.min(mb - ir),
                         b,
                         rsb,
+                        b_full_rows,
                         cols: NR.min(nb - jr),
                         c: c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc),
                         rsc: p.rsc,

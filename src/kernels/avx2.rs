@@ -13,17 +13,32 @@ use core::arch::x86_64::*;
 /// # Safety
 /// The CPU must support AVX2 and FMA, and `t` must satisfy the microkernel contract in [`super`].
 pub unsafe fn gemm_tile(t: &Tile) {
-    if t.rsa == 1 && t.csa == MR as isize && t.rsb == NR as isize {
-        // SAFETY: forwarded contract; packed strides are the constants the specialisation assumes.
-        unsafe { tile_impl::<true>(t) }
-    } else {
-        // SAFETY: forwarded contract.
-        unsafe { tile_impl::<false>(t) }
+    // SAFETY (all arms): forwarded contract; the packed arm's strides are the constants the
+    // specialisation assumes, and ragged in-place B rows are only read through masks.
+    unsafe {
+        if !t.b_full_rows {
+            tile_impl::<false, true>(t)
+        } else if t.rsa == 1 && t.csa == MR as isize && t.rsb == NR as isize {
+            tile_impl::<true, false>(t)
+        } else {
+            tile_impl::<false, false>(t)
+        }
     }
 }
 
+/// Lane masks selecting columns `j < cols` of the two 8-lane halves of a 16-column row.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_impl<const PACKED: bool>(t: &Tile) {
+#[inline]
+fn column_masks(cols: usize) -> (__m256i, __m256i) {
+    let n = _mm256_set1_epi32(cols as i32);
+    let lo = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    let hi = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+    (lo, hi)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
+    let (mlo, mhi) = column_masks(t.cols);
     let (rsa, csa, rsb) = if PACKED {
         (1isize, MR as isize, NR as isize)
     } else {
@@ -52,8 +67,15 @@ unsafe fn tile_impl<const PACKED: bool>(t: &Tile) {
         // SAFETY: row p of the B strip holds NR = 16 readable floats; A rows a0..a5 are valid
         // rows of the strip and `off = p*csa` with p < k (contract).
         unsafe {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
+            let (b0, b1) = if MASK_B {
+                // Masked-off lanes are not read, so a ragged row at the end of B is safe.
+                (
+                    _mm256_maskload_ps(b, mlo),
+                    _mm256_maskload_ps(b.wrapping_add(8), mhi),
+                )
+            } else {
+                (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)))
+            };
             let x = _mm256_broadcast_ss(&*a0.offset(off));
             c00 = _mm256_fmadd_ps(x, b0, c00);
             c01 = _mm256_fmadd_ps(x, b1, c01);
@@ -105,7 +127,26 @@ unsafe fn tile_impl<const PACKED: bool>(t: &Tile) {
         }
         return;
     }
-    // Edge tile or strided C: go through a temporary tile with the same arithmetic.
+    if t.csc == 1 {
+        // Edge tile, contiguous rows: masked loads and stores touch only the `cols` live cells.
+        let beta = _mm256_set1_ps(t.beta);
+        for (i, [lo, hi]) in acc.into_iter().enumerate().take(t.rows) {
+            let c = t.c.wrapping_offset(i as isize * t.rsc);
+            let mut lo = _mm256_mul_ps(alpha, lo);
+            let mut hi = _mm256_mul_ps(alpha, hi);
+            // SAFETY: row i < rows of the C tile; masked lanes are exactly the cells j < cols.
+            unsafe {
+                if t.beta != 0.0 {
+                    lo = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mlo), lo);
+                    hi = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c.wrapping_add(8), mhi), hi);
+                }
+                _mm256_maskstore_ps(c, mlo, lo);
+                _mm256_maskstore_ps(c.wrapping_add(8), mhi, hi);
+            }
+        }
+        return;
+    }
+    // Strided C: go through a temporary tile with the same arithmetic.
     let mut tmp = [[0.0f32; NR]; MR];
     for (dst, [lo, hi]) in tmp.iter_mut().zip(acc) {
         // SAFETY: `dst` is a 16-float array; unaligned stores are allowed.

@@ -6,8 +6,9 @@
 //! driver is shared): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
 //! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
 //!   rows `rows..MR` are never read (the kernel repeats the last valid row instead);
-//! - `B_strip` row `p` is `NR` contiguous floats at `b + p*rsb`, all readable even when
-//!   `cols < NR` (the driver passes a zero-padded packed copy for edge panels);
+//! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `NR` of them readable when
+//!   `b_full_rows` (a zero-padded packed panel, or a full panel in place), else only the first
+//!   `cols` (a ragged panel used in place; the kernel must not read past them);
 //! - `C` cell `(i, j)` is at `c + i*rsc + j*csc`; only cells with `i < rows`, `j < cols` are
 //!   touched; when `beta == 0` C is never read, so NaN or garbage there cannot leak;
 //! - the result of each cell is `alpha*acc + beta*c` with the family's own rounding (fused on
@@ -42,6 +43,8 @@ pub struct Tile {
     pub rows: usize,
     pub b: *const f32,
     pub rsb: isize,
+    /// Whether every B row holds `NR` readable floats (else only `cols`).
+    pub b_full_rows: bool,
     pub cols: usize,
     pub c: *mut f32,
     pub rsc: isize,

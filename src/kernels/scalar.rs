@@ -10,9 +10,17 @@ use super::{Tile, MR, NR};
 pub unsafe fn gemm_tile(t: &Tile) {
     let mut acc = [[0.0f32; NR]; MR];
     let last = t.rows - 1;
+    let mut padded = [0.0f32; NR];
     for p in 0..t.k {
-        // SAFETY: row p of the B strip holds NR readable floats (contract).
-        let brow: &[f32; NR] = unsafe { &*(t.b.offset(p as isize * t.rsb) as *const [f32; NR]) };
+        let row = t.b.wrapping_offset(p as isize * t.rsb);
+        let brow: &[f32; NR] = if t.b_full_rows {
+            // SAFETY: row p of the B strip holds NR readable floats (contract).
+            unsafe { &*(row as *const [f32; NR]) }
+        } else {
+            // SAFETY: row p holds `cols` readable floats (contract); the rest stays zero.
+            padded[..t.cols].copy_from_slice(unsafe { std::slice::from_raw_parts(row, t.cols) });
+            &padded
+        };
         for (i, acc_row) in acc.iter_mut().enumerate() {
             let r = i.min(last) as isize;
             // SAFETY: row r < rows and column p < k of A are inside the strip (contract).

@@ -1,0 +1,303 @@
+//! MNIST: locating, decompressing, validating and splitting the four IDX files.
+//!
+//! The `mnist` crate does the IDX parsing, but it wants raw (un-gzipped) files, panics on any
+//! problem and can silently pair images with the wrong labels when a file is short. So every file
+//! is first decompressed (once, into a cache directory) and validated here: gzip integrity, magic
+//! number, dimensions, item count, exact length, labels <= 9. Every problem becomes an
+//! [`Error::Data`] naming the file, what is wrong and what to do; only validated files reach the
+//! crate.
+//!
+//! Split and scaling follow the book: train = training images 0..50,000, validation =
+//! 50,000..60,000, test = t10k; pixel = byte / 256 (the book's pickled copy), so the largest
+//! value is 255/256.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Image side length.
+pub const SIDE: usize = 28;
+/// Pixels per image.
+pub const PIXELS: usize = SIDE * SIDE;
+/// Number of classes.
+pub const CLASSES: usize = 10;
+/// Images in the training file.
+pub const TRAIN_FILE_ITEMS: usize = 60_000;
+/// Images in the test file.
+pub const TEST_FILE_ITEMS: usize = 10_000;
+/// The book's training-set size (the rest of the training file validates).
+pub const TRAIN_ITEMS: usize = 50_000;
+/// Environment variable naming the MNIST directory.
+pub const MNIST_DIR_ENV: &str = "VANISHING_MNIST_DIR";
+/// Environment variable naming the directory where decompressed files are cached.
+pub const CACHE_DIR_ENV: &str = "VANISHING_CACHE_DIR";
+
+const ADVICE: &str = "Restore the four MNIST files (see data/mnist/README.md for names and SHA-256 sums), or point --data / VANISHING_MNIST_DIR at a directory holding them";
+
+/// The four files, as (standard name, magic number, items).
+const FILES: [(&str, u32, usize); 4] = [
+    ("train-images-idx3-ubyte", 2051, TRAIN_FILE_ITEMS),
+    ("train-labels-idx1-ubyte", 2049, TRAIN_FILE_ITEMS),
+    ("t10k-images-idx3-ubyte", 2051, TEST_FILE_ITEMS),
+    ("t10k-labels-idx1-ubyte", 2049, TEST_FILE_ITEMS),
+];
+
+/// Images and labels of one split. Images are row-major `len x PIXELS`, scaled to [0, 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Image `i` as a slice of `PIXELS` values.
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.images[i * PIXELS..(i + 1) * PIXELS]
+    }
+    /// The first `n` examples (or all, if fewer).
+    pub fn head(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            images: self.images[..n * PIXELS].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+    fn from_bytes(images: &[u8], labels: Vec<u8>) -> Dataset {
+        Dataset {
+            images: images.iter().map(|&b| b as f32 / 256.0).collect(),
+            labels,
+        }
+    }
+}
+
+/// The book's three splits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+/// The MNIST directory to use: `explicit` if given, else `VANISHING_MNIST_DIR`, else `data/mnist`
+/// in the current directory, else the `data/mnist` shipped beside this crate's sources.
+pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os(MNIST_DIR_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from("data/mnist");
+    if local.is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+fn data_err(path: &Path, problem: impl Into<String>) -> Error {
+    Error::Data {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+        advice: ADVICE,
+    }
+}
+
+/// Reads `name` (raw) or `name.gz` from `dir` and returns the decompressed bytes.
+fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
+    let raw = dir.join(name);
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        let file =
+            std::fs::File::open(&gz).map_err(|e| data_err(&gz, format!("cannot open: {e}")))?;
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(std::io::BufReader::new(file))
+            .read_to_end(&mut bytes)
+            .map_err(|e| data_err(&gz, format!("corrupt gzip data: {e}")))?;
+        Ok((gz, bytes))
+    } else if raw.is_file() {
+        let bytes = std::fs::read(&raw).map_err(|e| data_err(&raw, format!("cannot read: {e}")))?;
+        Ok((raw, bytes))
+    } else {
+        Err(data_err(
+            &gz,
+            format!(
+                "file not found (neither {name}.gz nor {name} is in {})",
+                dir.display()
+            ),
+        ))
+    }
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Checks one decompressed IDX file against what MNIST must be.
+fn validate(path: &Path, bytes: &[u8], magic: u32, items: usize) -> Result<()> {
+    let is_images = magic == 2051;
+    let header = if is_images { 16 } else { 8 };
+    if bytes.len() < header {
+        return Err(data_err(
+            path,
+            format!(
+                "truncated: {} bytes, shorter than the {header}-byte IDX header",
+                bytes.len()
+            ),
+        ));
+    }
+    let got_magic = be_u32(bytes, 0);
+    if got_magic != magic {
+        return Err(data_err(
+            path,
+            format!(
+                "wrong magic number {got_magic:#010x}, expected {magic:#010x} ({})",
+                if is_images {
+                    "IDX3 images"
+                } else {
+                    "IDX1 labels"
+                }
+            ),
+        ));
+    }
+    let count = be_u32(bytes, 4) as usize;
+    if count != items {
+        return Err(data_err(
+            path,
+            format!("holds {count} items, expected {items}"),
+        ));
+    }
+    let per_item = if is_images {
+        let (rows, cols) = (be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
+        if (rows, cols) != (SIDE, SIDE) {
+            return Err(data_err(
+                path,
+                format!("images are {rows}x{cols}, expected {SIDE}x{SIDE}"),
+            ));
+        }
+        PIXELS
+    } else {
+        1
+    };
+    let expected = header + items * per_item;
+    if bytes.len() != expected {
+        let what = if bytes.len() < expected {
+            "truncated"
+        } else {
+            "has trailing bytes"
+        };
+        return Err(data_err(
+            path,
+            format!("{what}: {} bytes, expected exactly {expected}", bytes.len()),
+        ));
+    }
+    if !is_images {
+        if let Some((i, &l)) = bytes[header..]
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l as usize >= CLASSES)
+        {
+            return Err(data_err(
+                path,
+                format!("label {l} at item {i} is not a digit 0-9"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Directory where validated, decompressed copies are cached: `VANISHING_CACHE_DIR` if set, else
+/// a per-source directory under the system temp dir, keyed by the source directory and the
+/// compressed files' sizes and modification times (so replaced data is never served stale).
+fn cache_dir(dir: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os(CACHE_DIR_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .hash(&mut h);
+    for (name, _, _) in FILES {
+        for candidate in [dir.join(format!("{name}.gz")), dir.join(name)] {
+            if let Ok(m) = std::fs::metadata(&candidate) {
+                m.len().hash(&mut h);
+                m.modified().ok().hash(&mut h);
+            }
+        }
+    }
+    std::env::temp_dir().join(format!("vanishing-mnist-{:016x}", h.finish()))
+}
+
+/// Makes sure the cache holds the four validated raw files; decompresses only what is missing.
+fn prepare_cache(dir: &Path) -> Result<PathBuf> {
+    let cache = cache_dir(dir);
+    std::fs::create_dir_all(&cache).map_err(|e| Error::Io {
+        context: format!("creating the MNIST cache {}", cache.display()),
+        source: e,
+    })?;
+    for (name, magic, items) in FILES {
+        let target = cache.join(name);
+        let header = if magic == 2051 { 16 } else { 8 };
+        let per_item = if magic == 2051 { PIXELS } else { 1 };
+        // A cached file was validated before it was renamed into place; its length is a cheap
+        // guard against a foreign or damaged file in a user-chosen cache directory.
+        if std::fs::metadata(&target).is_ok_and(|m| m.len() as usize == header + items * per_item) {
+            let bytes = std::fs::read(&target)
+                .map_err(|e| data_err(&target, format!("cannot read cached copy: {e}")))?;
+            validate(&target, &bytes, magic, items)?;
+            continue;
+        }
+        let (source, bytes) = read_file(dir, name)?;
+        validate(&source, &bytes, magic, items)?;
+        let tmp = cache.join(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, &bytes)
+            .and_then(|_| std::fs::rename(&tmp, &target))
+            .map_err(|e| Error::Io {
+                context: format!("writing {}", target.display()),
+                source: e,
+            })?;
+    }
+    Ok(cache)
+}
+
+/// Loads MNIST from `dir` (see [`resolve_dir`]) with the book's split and scaling.
+pub fn load(dir: &Path) -> Result<Mnist> {
+    if !dir.is_dir() {
+        return Err(data_err(dir, "the MNIST directory does not exist"));
+    }
+    let cache = prepare_cache(dir)?;
+    let base = cache
+        .to_str()
+        .ok_or_else(|| data_err(&cache, "the cache path is not valid UTF-8"))?;
+    // Every file was validated above, so the crate's own asserts cannot fire.
+    let raw = mnist::MnistBuilder::new()
+        .label_format_digit()
+        .base_path(base)
+        .training_set_length(TRAIN_ITEMS as u32)
+        .validation_set_length((TRAIN_FILE_ITEMS - TRAIN_ITEMS) as u32)
+        .test_set_length(TEST_FILE_ITEMS as u32)
+        .finalize();
+    Ok(Mnist {
+        train: Dataset::from_bytes(&raw.trn_img, raw.trn_lbl),
+        validation: Dataset::from_bytes(&raw.val_img, raw.val_lbl),
+        test: Dataset::from_bytes(&raw.tst_img, raw.tst_lbl),
+    })
+}
+
+/// Checks a directory's four files without loading them into the crate (used by tests and by
+/// `load`): the same validation, returning the first problem.
+pub fn check_dir(dir: &Path) -> Result<()> {
+    for (name, magic, items) in FILES {
+        let (source, bytes) = read_file(dir, name)?;
+        validate(&source, &bytes, magic, items)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Data sets. Only MNIST for now.
+
+pub mod mnist;

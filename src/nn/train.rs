@@ -1,0 +1,241 @@
+//! The training loop: the book's `SGD` with per-epoch evaluation, on the batched engine.
+
+use super::batched::{Engine, Workspace};
+use super::rng::Shuffler;
+use super::{Activation, Cost, Init, Network};
+use crate::data::mnist::{Dataset, Mnist};
+use crate::error::{Error, Result};
+use std::time::Instant;
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub layers: Vec<usize>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub eta: f32,
+    pub lambda: f32,
+    pub init: Init,
+    pub cost: Cost,
+    pub hidden: Activation,
+    pub seed: u64,
+    /// Also evaluate the test set after every epoch.
+    pub monitor_test: bool,
+    /// Also compute the regularised training cost after every epoch.
+    pub monitor_cost: bool,
+}
+
+impl TrainConfig {
+    /// The book's chapter 3/5 defaults for a given architecture.
+    pub fn book(layers: &[usize]) -> TrainConfig {
+        TrainConfig {
+            layers: layers.to_vec(),
+            epochs: 30,
+            batch: 10,
+            eta: 0.1,
+            lambda: 5.0,
+            init: Init::Default,
+            cost: Cost::CrossEntropy,
+            hidden: Activation::Sigmoid,
+            seed: 1,
+            monitor_test: false,
+            monitor_cost: false,
+        }
+    }
+
+    /// Checks the values make sense for MNIST.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what, problem: String| Err(Error::Invalid { what, problem });
+        if self.layers.len() < 2 {
+            return bad(
+                "layers",
+                format!(
+                    "need at least an input and an output layer, got {:?}",
+                    self.layers
+                ),
+            );
+        }
+        if self.layers[0] != crate::data::mnist::PIXELS {
+            return bad(
+                "layers",
+                format!(
+                    "the first layer must be 784 (28x28 MNIST pixels), got {}",
+                    self.layers[0]
+                ),
+            );
+        }
+        if *self.layers.last().unwrap_or(&0) != crate::data::mnist::CLASSES {
+            return bad(
+                "layers",
+                format!(
+                    "the last layer must be 10 (digits), got {}",
+                    self.layers.last().unwrap_or(&0)
+                ),
+            );
+        }
+        if self.layers.contains(&0) {
+            return bad("layers", "every layer needs at least one neuron".into());
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".into());
+        }
+        if self.batch == 0 {
+            return bad("batch", "must be at least 1".into());
+        }
+        if !(self.eta.is_finite() && self.eta > 0.0) {
+            return bad(
+                "eta",
+                format!("must be a positive number, got {}", self.eta),
+            );
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(
+                "lambda",
+                format!("must be a non-negative number, got {}", self.lambda),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch produced.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Fraction of validation images classified correctly, in [0, 1].
+    pub validation_accuracy: f64,
+    pub test_accuracy: Option<f64>,
+    pub training_cost: Option<f64>,
+    /// Seconds spent in the SGD steps of this epoch (evaluation excluded).
+    pub train_seconds: f64,
+}
+
+/// Fraction of `data` the network classifies correctly (argmax, first index on ties).
+pub fn accuracy(engine: &Engine, net: &Network, ws: &mut Workspace, data: &Dataset) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let width = net.inputs();
+    let cap = ws.capacity();
+    let mut correct = 0usize;
+    for start in (0..data.len()).step_by(cap) {
+        let m = (data.len() - start).min(cap);
+        ws.x[..m * width].copy_from_slice(&data.images[start * width..(start + m) * width]);
+        engine.forward(net, ws, m);
+        correct += engine
+            .predictions(net, ws, m)
+            .iter()
+            .zip(&data.labels[start..start + m])
+            .filter(|(p, y)| p == y)
+            .count();
+    }
+    correct as f64 / data.len() as f64
+}
+
+/// Regularised cost over `data`: mean per-example cost plus `0.5 * lambda/n * sum w^2`.
+pub fn total_cost(
+    engine: &Engine,
+    net: &Network,
+    ws: &mut Workspace,
+    data: &Dataset,
+    cost: Cost,
+    lambda: f32,
+    n: usize,
+) -> f64 {
+    let width = net.inputs();
+    let k = net.outputs();
+    let cap = ws.capacity();
+    let mut sum = 0.0f64;
+    for start in (0..data.len()).step_by(cap) {
+        let m = (data.len() - start).min(cap);
+        ws.x[..m * width].copy_from_slice(&data.images[start * width..(start + m) * width]);
+        engine.forward(net, ws, m);
+        let out = &ws.a[net.layers() - 1][..m * k];
+        for (row, &y) in out.chunks_exact(k).zip(&data.labels[start..start + m]) {
+            for (j, &a) in row.iter().enumerate() {
+                let (a, t) = (a as f64, if j == y as usize { 1.0 } else { 0.0 });
+                sum += match cost {
+                    // The book's nan_to_num: 0 * ln 0 counts as 0.
+                    Cost::CrossEntropy => {
+                        let term = |p: f64, q: f64| if p == 0.0 { 0.0 } else { p * q.ln() };
+                        -(term(t, a) + term(1.0 - t, 1.0 - a))
+                    }
+                    Cost::Quadratic => 0.5 * (a - t) * (a - t),
+                };
+            }
+        }
+    }
+    let l2: f64 = net
+        .weights_t
+        .iter()
+        .flatten()
+        .map(|&w| (w as f64) * (w as f64))
+        .sum();
+    sum / data.len().max(1) as f64 + 0.5 * (lambda as f64 / n as f64) * l2
+}
+
+/// Batch size used for evaluation passes (big enough for the threaded GEMM path).
+pub const EVAL_BATCH: usize = 1000;
+
+/// Trains a network on `data.train` with the book's SGD; `on_epoch` sees each epoch's record,
+/// `on_batch` is called after every mini-batch (for progress bars).
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Mnist,
+    engine: &Engine,
+    mut on_batch: impl FnMut(),
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<(Network, Vec<EpochRecord>)> {
+    cfg.validate()?;
+    let mut net = Network::new(&cfg.layers, cfg.hidden, cfg.init, cfg.seed)?;
+    let train = &data.train;
+    let n = train.len();
+    let width = net.inputs();
+    let mut ws = Workspace::new(&net, cfg.batch.min(n.max(1)));
+    let mut eval_ws = Workspace::new(&net, EVAL_BATCH);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut shuffler = Shuffler::new(cfg.seed);
+    let mut labels = vec![0u8; cfg.batch];
+    let mut records = Vec::with_capacity(cfg.epochs);
+    for epoch in 1..=cfg.epochs {
+        shuffler.shuffle(&mut order);
+        let t = Instant::now();
+        for chunk in order.chunks(cfg.batch) {
+            let m = engine.gather(
+                &mut ws,
+                &train.images,
+                width,
+                chunk.iter().map(|&i| i as usize),
+            );
+            for (dst, &i) in labels.iter_mut().zip(chunk) {
+                *dst = train.labels[i as usize];
+            }
+            engine.sgd_step(
+                &mut net,
+                &mut ws,
+                m,
+                &labels[..m],
+                cfg.cost,
+                cfg.eta,
+                cfg.lambda,
+                n,
+            );
+            on_batch();
+        }
+        let train_seconds = t.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch,
+            validation_accuracy: accuracy(engine, &net, &mut eval_ws, &data.validation),
+            test_accuracy: cfg
+                .monitor_test
+                .then(|| accuracy(engine, &net, &mut eval_ws, &data.test)),
+            training_cost: cfg
+                .monitor_cost
+                .then(|| total_cost(engine, &net, &mut eval_ws, train, cfg.cost, cfg.lambda, n)),
+            train_seconds,
+        };
+        on_epoch(&record);
+        records.push(record);
+    }
+    Ok((net, records))
+}

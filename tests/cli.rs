@@ -1,0 +1,120 @@
+//! The command line: argument errors exit with code 2 and a clear message; data errors exit 1.
+
+use std::process::Command;
+
+fn vanishing(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn help_and_info_work() {
+    let (code, text) = vanishing(&["--help"]);
+    assert_eq!(code, 0);
+    for sub in ["info", "train", "reproduce"] {
+        assert!(text.contains(sub), "--help lists {sub}");
+    }
+    let (code, text) = vanishing(&["info"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("gemm kernel:")
+            && text.contains("gemm blocking:")
+            && text.contains("threads:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_arguments_exit_2() {
+    for (args, needle) in [
+        (
+            &["train", "--layers", "784,abc"][..],
+            "'abc' is not a layer width",
+        ),
+        (&["train", "--epochs", "0"][..], "epochs"),
+        (
+            &["train", "--layers", "100,30,10"][..],
+            "first layer must be 784",
+        ),
+        (
+            &["train", "--layers", "784,30,7"][..],
+            "last layer must be 10",
+        ),
+        (&["train", "--batch", "0"][..], "batch"),
+        (&["train", "--eta=-1"][..], "eta"),
+        (&["train", "--threads", "0"][..], "threads"),
+        (&["train", "--init", "bogus"][..], "bogus"),
+        (&["train", "--epochs", "x"][..], "invalid value"),
+    ] {
+        let (code, text) = vanishing(args);
+        assert_eq!(code, 2, "{args:?} should exit 2, printed: {text}");
+        assert!(
+            text.contains(needle),
+            "{args:?}: message should mention '{needle}': {text}"
+        );
+    }
+}
+
+#[test]
+fn missing_data_is_a_clear_error_and_leaves_the_json_alone() {
+    let json = std::env::temp_dir().join(format!("vanishing-cli-{}.json", std::process::id()));
+    std::fs::write(&json, "previous").unwrap();
+    let (code, text) = vanishing(&[
+        "train",
+        "--epochs",
+        "1",
+        "--data",
+        "/nonexistent/mnist",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("/nonexistent/mnist") && text.contains("does not exist"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&json).unwrap(),
+        "previous",
+        "a failed run must not touch the record"
+    );
+    let _ = std::fs::remove_file(json);
+}
+
+#[test]
+fn a_short_training_run_learns_and_writes_its_record() {
+    let json = std::env::temp_dir().join(format!("vanishing-cli-run-{}.json", std::process::id()));
+    let (code, text) = vanishing(&[
+        "train",
+        "--epochs",
+        "2",
+        "--batch",
+        "10",
+        "--threads",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("epoch   1") && text.contains("final validation accuracy"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let acc = v["final_validation_accuracy"].as_f64().unwrap();
+    // Two epochs of the book's [784,30,10] reach about 94 %; far below means training is broken.
+    assert!(acc > 0.90, "validation accuracy after 2 epochs: {acc}");
+    assert_eq!(v["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["config"]["layers"], serde_json::json!([784, 30, 10]));
+    assert!(v["machine"]["gemm_kernel"]
+        .as_str()
+        .unwrap()
+        .starts_with("sgemm."));
+    let _ = std::fs::remove_file(json);
+}

@@ -1,0 +1,248 @@
+//! The trainer against the f64 per-example oracle, finite differences, determinism across
+//! thread counts, and a real (small) MNIST run.
+
+mod common;
+
+use rand::RngExt;
+use vanishing::activation::ActivationKernels;
+use vanishing::gemm::Gemm;
+use vanishing::isa::Isa;
+use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::reference::RefNet;
+use vanishing::nn::{Activation, Cost, Init, Network};
+
+const ACTS: [Activation; 3] = [Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+const COSTS: [Cost; 2] = [Cost::CrossEntropy, Cost::Quadratic];
+
+/// Random inputs in [0, 1) and labels below `classes`.
+fn batch(seed: u64, m: usize, width: usize, classes: usize) -> (Vec<f32>, Vec<u8>) {
+    let mut r = common::rng(seed);
+    let x = (0..m * width)
+        .map(|_| r.random_range(0.0f32..1.0))
+        .collect();
+    let y = (0..m).map(|_| r.random_range(0..classes) as u8).collect();
+    (x, y)
+}
+
+fn rows_f64(x: &[f32], width: usize) -> Vec<Vec<f64>> {
+    x.chunks(width)
+        .map(|r| r.iter().map(|&v| v as f64).collect())
+        .collect()
+}
+
+#[test]
+fn oracle_backprop_matches_finite_differences() {
+    for act in ACTS {
+        for cost in COSTS {
+            let net = Network::new(&[7, 6, 5, 4], act, Init::Default, 3).unwrap();
+            let mut oracle = RefNet::from_network(&net);
+            let (x, y) = batch(4, 3, 7, 4);
+            let xs = rows_f64(&x, 7);
+            let g = oracle.mean_gradient(&xs, &y, cost);
+            let mean_cost = |o: &RefNet| {
+                xs.iter()
+                    .zip(&y)
+                    .map(|(x, &l)| o.cost(x, l, cost))
+                    .sum::<f64>()
+                    / xs.len() as f64
+            };
+            let h = 1e-6;
+            for l in 0..oracle.w.len() {
+                for o in 0..oracle.w[l].len() {
+                    for i in 0..oracle.w[l][o].len() {
+                        let orig = oracle.w[l][o][i];
+                        oracle.w[l][o][i] = orig + h;
+                        let up = mean_cost(&oracle);
+                        oracle.w[l][o][i] = orig - h;
+                        let down = mean_cost(&oracle);
+                        oracle.w[l][o][i] = orig;
+                        let fd = (up - down) / (2.0 * h);
+                        assert!(
+                            (fd - g.w[l][o][i]).abs() <= 1e-6 * (1.0 + fd.abs()),
+                            "{act:?} {cost:?} dW[{l}][{o}][{i}]: backprop {} vs fd {fd}",
+                            g.w[l][o][i]
+                        );
+                    }
+                    let orig = oracle.b[l][o];
+                    oracle.b[l][o] = orig + h;
+                    let up = mean_cost(&oracle);
+                    oracle.b[l][o] = orig - h;
+                    let down = mean_cost(&oracle);
+                    oracle.b[l][o] = orig;
+                    let fd = (up - down) / (2.0 * h);
+                    assert!(
+                        (fd - g.b[l][o]).abs() <= 1e-6 * (1.0 + fd.abs()),
+                        "{act:?} {cost:?} db[{l}][{o}]: backprop {} vs fd {fd}",
+                        g.b[l][o]
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn engine(isa: Isa) -> Engine {
+    Engine {
+        gemm: Gemm::with_isa(isa),
+        act: ActivationKernels::for_isa(isa),
+    }
+}
+
+fn close(a: f32, b: f64, what: &str) {
+    assert!(
+        (a as f64 - b).abs() <= 2e-5 + 2e-4 * b.abs(),
+        "{what}: f32 {a} vs f64 {b}"
+    );
+}
+
+#[test]
+fn batched_gradients_equal_the_per_example_oracle_every_isa() {
+    for isa in Isa::available() {
+        let e = engine(isa);
+        for act in ACTS {
+            for cost in COSTS {
+                let sizes = [20, 17, 9, 5];
+                let net = Network::new(&sizes, act, Init::Default, 11).unwrap();
+                let m = 13;
+                let (x, y) = batch(12, m, sizes[0], 5);
+                let mut ws = Workspace::new(&net, m);
+                ws.x.copy_from_slice(&x);
+                e.forward(&net, &mut ws, m);
+                e.backward(&net, &mut ws, m, &y, cost);
+                let g = RefNet::from_network(&net).mean_gradient(&rows_f64(&x, sizes[0]), &y, cost);
+                for l in 0..net.layers() {
+                    let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+                    let mut db = vec![0.0; n_out];
+                    e.bias_gradient(&net, &ws, m, l, 1.0 / m as f32, &mut db);
+                    let mut dwt = vec![0.0; n_in * n_out];
+                    e.weight_gradient(&net, &ws, m, l, 1.0 / m as f32, &mut dwt);
+                    for o in 0..n_out {
+                        close(
+                            db[o],
+                            g.b[l][o],
+                            &format!("{isa:?} {act:?} {cost:?} db[{l}][{o}]"),
+                        );
+                        for i in 0..n_in {
+                            close(
+                                dwt[i * n_out + o],
+                                g.w[l][o][i],
+                                &format!("{isa:?} {act:?} {cost:?} dW[{l}][{o}][{i}]"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_sgd_step_matches_the_oracle_step() {
+    for isa in Isa::available() {
+        let e = engine(isa);
+        for cost in COSTS {
+            let sizes = [30, 12, 10];
+            let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Large, 21).unwrap();
+            let mut oracle = RefNet::from_network(&net);
+            let m = 10;
+            let mut ws = Workspace::new(&net, m);
+            for step in 0..5 {
+                let (x, y) = batch(100 + step, m, sizes[0], 10);
+                ws.x.copy_from_slice(&x);
+                e.sgd_step(&mut net, &mut ws, m, &y, cost, 0.5, 5.0, 1000);
+                oracle.sgd_step(&rows_f64(&x, sizes[0]), &y, cost, 0.5, 5.0, 1000);
+            }
+            for l in 0..net.layers() {
+                for o in 0..sizes[l + 1] {
+                    close(
+                        net.biases[l][o],
+                        oracle.b[l][o],
+                        &format!("{isa:?} {cost:?} b[{l}][{o}]"),
+                    );
+                    for i in 0..sizes[l] {
+                        close(
+                            net.weight(l, o, i),
+                            oracle.w[l][o][i],
+                            &format!("{isa:?} {cost:?} W[{l}][{o}][{i}]"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bit_identical_weights_for_one_two_three_threads() {
+    // Batch 500 makes the layer-1 GEMMs (500x784x30) big enough to be split between threads.
+    let sizes = [784, 30, 10];
+    let (x, y) = batch(7, 2000, 784, 10);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let e = Engine::new();
+            let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 5).unwrap();
+            let mut ws = Workspace::new(&net, 500);
+            for (xb, yb) in x.chunks(500 * 784).zip(y.chunks(500)) {
+                ws.x.copy_from_slice(xb);
+                e.sgd_step(
+                    &mut net,
+                    &mut ws,
+                    500,
+                    yb,
+                    Cost::CrossEntropy,
+                    0.1,
+                    5.0,
+                    2000,
+                );
+            }
+            net
+        })
+    };
+    let one = run(1);
+    for t in [2, 3] {
+        let other = run(t);
+        for l in 0..one.layers() {
+            assert!(
+                one.weights_t[l]
+                    .iter()
+                    .zip(&other.weights_t[l])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "weights of layer {l} differ with {t} threads"
+            );
+            assert!(
+                one.biases[l]
+                    .iter()
+                    .zip(&other.biases[l])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "biases of layer {l} differ with {t} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_network_different_seed_different_network() {
+    let a = Network::new(&[784, 30, 10], Activation::Sigmoid, Init::Default, 9).unwrap();
+    let b = Network::new(&[784, 30, 10], Activation::Sigmoid, Init::Default, 9).unwrap();
+    let c = Network::new(&[784, 30, 10], Activation::Sigmoid, Init::Default, 10).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a.weights_t, c.weights_t);
+    // Default init: weights N(0, 1/784), biases N(0, 1); the sample moments say so.
+    let w = &a.weights_t[0];
+    let var = w.iter().map(|v| (v * v) as f64).sum::<f64>() / w.len() as f64;
+    assert!(
+        (var * 784.0 - 1.0).abs() < 0.05,
+        "weight variance x fan_in = {}",
+        var * 784.0
+    );
+}
+
+#[test]
+fn rejects_bad_architectures() {
+    assert!(Network::new(&[784], Activation::Sigmoid, Init::Default, 1).is_err());
+    assert!(Network::new(&[784, 0, 10], Activation::Sigmoid, Init::Default, 1).is_err());
+}
