@@ -1,0 +1,106 @@
+//! Trainer throughput: SGD steps at the book's batch 10, and chapter 5's full-batch loop
+//! (1,000 images, [784,30,30,30,30,10]): the averaged bias-gradient pass and one full step, on
+//! one thread and on all threads. After a full run, a summary goes to `results/bench-train.md`.
+
+mod support;
+
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+use vanishing::activation::ActivationKernels;
+use vanishing::data::mnist;
+use vanishing::gemm::Gemm;
+use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::{Activation, Cost, Init, Network};
+
+/// SGD steps per measured slice of an epoch at batch 10 (an epoch is 5,000 steps).
+const SLICE_STEPS: usize = 500;
+const DEEP: [usize; 6] = [784, 30, 30, 30, 30, 10];
+
+fn engine(threads: usize) -> Engine {
+    Engine {
+        gemm: Gemm::new().threads(threads),
+        act: ActivationKernels::new(),
+    }
+}
+
+fn bench_train(c: &mut Criterion) {
+    let data = mnist::load(&mnist::resolve_dir(None)).expect("MNIST loads");
+    let train = &data.train;
+    let all = rayon::current_num_threads();
+    let mut group = c.benchmark_group("train");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(10);
+
+    for (label, sizes) in [("784-30-10", vec![784, 30, 10]), ("784-100-10", vec![784, 100, 10])] {
+        let e = engine(1);
+        let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
+        let mut ws = Workspace::new(&net, 10);
+        group.throughput(Throughput::Elements((SLICE_STEPS * 10) as u64));
+        group.bench_function(BenchmarkId::new("sgd-b10-slice.1t", label), |b| {
+            b.iter(|| {
+                for s in 0..SLICE_STEPS {
+                    let i0 = s * 10;
+                    let m = e.gather(&mut ws, &train.images, 784, i0..i0 + 10);
+                    e.sgd_step(&mut net, &mut ws, m, &train.labels[i0..i0 + 10], Cost::CrossEntropy, 0.1, 5.0, 50_000);
+                }
+            })
+        });
+    }
+
+    let batch = train.head(1000);
+    let mut threads = vec![1];
+    if all > 1 {
+        threads.push(all);
+    }
+    for t in threads {
+        let e = engine(t);
+        let mut net = Network::new(&DEEP, Activation::Sigmoid, Init::Default, 1).unwrap();
+        let mut ws = Workspace::new(&net, 1000);
+        ws.x.copy_from_slice(&batch.images);
+        let mut grads: Vec<Vec<f32>> = DEEP[1..].iter().map(|&n| vec![0.0; n]).collect();
+        group.throughput(Throughput::Elements(1000));
+        group.bench_function(BenchmarkId::new(format!("fullbatch-bias-grad.{t}t"), "784-30x4-10"), |b| {
+            b.iter(|| e.mean_bias_gradients(&net, &mut ws, 1000, &batch.labels, Cost::CrossEntropy, &mut grads))
+        });
+        group.bench_function(BenchmarkId::new(format!("fullbatch-step.{t}t"), "784-30x4-10"), |b| {
+            b.iter(|| e.sgd_step(&mut net, &mut ws, 1000, &batch.labels, Cost::CrossEntropy, 0.1, 5.0, 1000))
+        });
+    }
+    group.finish();
+}
+
+fn summary() {
+    if !support::full_run() {
+        return;
+    }
+    let all = rayon::current_num_threads();
+    let secs = |id: &str| support::median_seconds(&format!("train/{id}"));
+    let f = |v: Option<f64>, scale: f64, digits: usize| v.map_or("-".into(), |v| format!("{:.*}", digits, v * scale));
+    let mut md = format!(
+        "# Trainer benchmark summary\n\nWritten by `cargo bench --bench train` (Criterion medians, one run).\n\nMachine: {}\n\n## SGD at batch 10, one thread\n\n| network | seconds per epoch (5,000 steps, extrapolated from {SLICE_STEPS}) | us per step |\n|---|---|---|\n",
+        support::machine()
+    );
+    for label in ["784-30-10", "784-100-10"] {
+        let s = secs(&format!("sgd-b10-slice.1t/{label}"));
+        md += &format!("| [{}] | {} | {} |\n", label.replace('-', ","), f(s, 5000.0 / SLICE_STEPS as f64, 3), f(s, 1e6 / SLICE_STEPS as f64, 1));
+    }
+    md += "\n## Chapter 5's full-batch loop: 1,000 images, [784,30,30,30,30,10]\n\n| measurement | 1 thread (ms) | ";
+    md += &format!("{all} threads (ms) | speed-up |\n|---|---|---|---|\n");
+    for (name, id) in [("averaged bias gradient (forward + deltas)", "fullbatch-bias-grad"), ("one full-batch step (all gradients + update)", "fullbatch-step")] {
+        let one = secs(&format!("{id}.1t/784-30x4-10"));
+        let many = secs(&format!("{id}.{all}t/784-30x4-10"));
+        let speed = match (one, many) {
+            (Some(a), Some(b)) if all > 1 => format!("{:.2}", a / b),
+            _ => "-".into(),
+        };
+        md += &format!("| {name} | {} | {} | {speed} |\n", f(one, 1e3, 3), f(many, 1e3, 3));
+    }
+    support::write_result("bench-train.md", &md);
+}
+
+criterion_group!(benches, bench_train);
+
+fn main() {
+    benches();
+    criterion::Criterion::default().configure_from_args().final_summary();
+    summary();
+}
