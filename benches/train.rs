@@ -28,9 +28,15 @@ fn bench_train(c: &mut Criterion) {
     let train = &data.train;
     let all = rayon::current_num_threads();
     let mut group = c.benchmark_group("train");
-    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(10);
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10);
 
-    for (label, sizes) in [("784-30-10", vec![784, 30, 10]), ("784-100-10", vec![784, 100, 10])] {
+    for (label, sizes) in [
+        ("784-30-10", vec![784, 30, 10]),
+        ("784-100-10", vec![784, 100, 10]),
+    ] {
         let e = engine(1);
         let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
         let mut ws = Workspace::new(&net, 10);
@@ -40,7 +46,16 @@ fn bench_train(c: &mut Criterion) {
                 for s in 0..SLICE_STEPS {
                     let i0 = s * 10;
                     let m = e.gather(&mut ws, &train.images, 784, i0..i0 + 10);
-                    e.sgd_step(&mut net, &mut ws, m, &train.labels[i0..i0 + 10], Cost::CrossEntropy, 0.1, 5.0, 50_000);
+                    e.sgd_step(
+                        &mut net,
+                        &mut ws,
+                        m,
+                        &train.labels[i0..i0 + 10],
+                        Cost::CrossEntropy,
+                        0.1,
+                        5.0,
+                        50_000,
+                    );
                 }
             })
         });
@@ -58,12 +73,38 @@ fn bench_train(c: &mut Criterion) {
         ws.x.copy_from_slice(&batch.images);
         let mut grads: Vec<Vec<f32>> = DEEP[1..].iter().map(|&n| vec![0.0; n]).collect();
         group.throughput(Throughput::Elements(1000));
-        group.bench_function(BenchmarkId::new(format!("fullbatch-bias-grad.{t}t"), "784-30x4-10"), |b| {
-            b.iter(|| e.mean_bias_gradients(&net, &mut ws, 1000, &batch.labels, Cost::CrossEntropy, &mut grads))
-        });
-        group.bench_function(BenchmarkId::new(format!("fullbatch-step.{t}t"), "784-30x4-10"), |b| {
-            b.iter(|| e.sgd_step(&mut net, &mut ws, 1000, &batch.labels, Cost::CrossEntropy, 0.1, 5.0, 1000))
-        });
+        group.bench_function(
+            BenchmarkId::new(format!("fullbatch-bias-grad.{t}t"), "784-30x4-10"),
+            |b| {
+                b.iter(|| {
+                    e.mean_bias_gradients(
+                        &net,
+                        &mut ws,
+                        1000,
+                        &batch.labels,
+                        Cost::CrossEntropy,
+                        &mut grads,
+                    )
+                })
+            },
+        );
+        group.bench_function(
+            BenchmarkId::new(format!("fullbatch-step.{t}t"), "784-30x4-10"),
+            |b| {
+                b.iter(|| {
+                    e.sgd_step(
+                        &mut net,
+                        &mut ws,
+                        1000,
+                        &batch.labels,
+                        Cost::CrossEntropy,
+                        0.1,
+                        5.0,
+                        1000,
+                    )
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -74,25 +115,45 @@ fn summary() {
     }
     let all = rayon::current_num_threads();
     let secs = |id: &str| support::median_seconds(&format!("train/{id}"));
-    let f = |v: Option<f64>, scale: f64, digits: usize| v.map_or("-".into(), |v| format!("{:.*}", digits, v * scale));
+    let f = |v: Option<f64>, scale: f64, digits: usize| {
+        v.map_or("-".into(), |v| format!("{:.*}", digits, v * scale))
+    };
     let mut md = format!(
         "# Trainer benchmark summary\n\nWritten by `cargo bench --bench train` (Criterion medians, one run).\n\nMachine: {}\n\n## SGD at batch 10, one thread\n\n| network | seconds per epoch (5,000 steps, extrapolated from {SLICE_STEPS}) | us per step |\n|---|---|---|\n",
         support::machine()
     );
     for label in ["784-30-10", "784-100-10"] {
         let s = secs(&format!("sgd-b10-slice.1t/{label}"));
-        md += &format!("| [{}] | {} | {} |\n", label.replace('-', ","), f(s, 5000.0 / SLICE_STEPS as f64, 3), f(s, 1e6 / SLICE_STEPS as f64, 1));
+        md += &format!(
+            "| [{}] | {} | {} |\n",
+            label.replace('-', ","),
+            f(s, 5000.0 / SLICE_STEPS as f64, 3),
+            f(s, 1e6 / SLICE_STEPS as f64, 1)
+        );
     }
     md += "\n## Chapter 5's full-batch loop: 1,000 images, [784,30,30,30,30,10]\n\n| measurement | 1 thread (ms) | ";
     md += &format!("{all} threads (ms) | speed-up |\n|---|---|---|---|\n");
-    for (name, id) in [("averaged bias gradient (forward + deltas)", "fullbatch-bias-grad"), ("one full-batch step (all gradients + update)", "fullbatch-step")] {
+    for (name, id) in [
+        (
+            "averaged bias gradient (forward + deltas)",
+            "fullbatch-bias-grad",
+        ),
+        (
+            "one full-batch step (all gradients + update)",
+            "fullbatch-step",
+        ),
+    ] {
         let one = secs(&format!("{id}.1t/784-30x4-10"));
         let many = secs(&format!("{id}.{all}t/784-30x4-10"));
         let speed = match (one, many) {
             (Some(a), Some(b)) if all > 1 => format!("{:.2}", a / b),
             _ => "-".into(),
         };
-        md += &format!("| {name} | {} | {} | {speed} |\n", f(one, 1e3, 3), f(many, 1e3, 3));
+        md += &format!(
+            "| {name} | {} | {} | {speed} |\n",
+            f(one, 1e3, 3),
+            f(many, 1e3, 3)
+        );
     }
     support::write_result("bench-train.md", &md);
 }
@@ -101,6 +162,8 @@ criterion_group!(benches, bench_train);
 
 fn main() {
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
     summary();
 }

@@ -17,10 +17,12 @@ pub mod activation;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod gemm;
 pub mod isa;
 pub mod kernels;
 pub mod meta;
 pub mod nn;
+pub mod report;
 
 pub use error::{Error, Result};

@@ -30,8 +30,67 @@ enum Command {
     Info,
     /// Train an MLP on MNIST with the book's network2 semantics.
     Train(TrainArgs),
-    /// Reproduce chapter 5's measurements into results/ (not built yet: see issue 5).
-    Reproduce,
+    /// Reproduce chapter 5's measurements (and the beyond-the-book sweep) into results/.
+    Reproduce(ReproduceArgs),
+    /// Build the report from shard files written by `reproduce --shard I/N`.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// Fewer seeds, epochs and iterations, the same code paths (for CI; about 30 s).
+    #[arg(long)]
+    quick: bool,
+    /// Seeds per network for accuracy versus depth (default 5, or 2 with --quick).
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Seeds per depth for the initial speeds (default 50, or 10 with --quick).
+    #[arg(long)]
+    speed_seeds: Option<usize>,
+    /// First seed; seeds are consecutive from here.
+    #[arg(long, default_value_t = 1)]
+    base_seed: u64,
+    /// Only these parts, comma-separated: accuracy, initial-speeds, curves, arithmetic, better98, beyond.
+    #[arg(long)]
+    only: Option<String>,
+    /// Output directory (chapter5.md and chapter5/ go here; shard files too).
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Worker threads (default: rayon's, i.e. RAYON_NUM_THREADS or all CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run only slice I of N (0-based) of the work items and write a shard file, e.g. 0/4.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// MNIST directory (default: VANISHING_MNIST_DIR, else data/mnist).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Directories holding shard-*-of-*.json files.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Output directory for chapter5.md and chapter5/.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Shard(usize, usize);
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let err = || format!("'{s}' is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let (i, n) = (
+        i.trim().parse::<usize>().map_err(|_| err())?,
+        n.trim().parse::<usize>().map_err(|_| err())?,
+    );
+    if n == 0 || i >= n {
+        return Err(err());
+    }
+    Ok(Shard(i, n))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -295,6 +354,172 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
     Ok(())
 }
 
+fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
+    use vanishing::experiments::run as xrun;
+    use vanishing::experiments::{Part, Plan, Settings};
+    let start = std::time::Instant::now();
+    let mut settings = if args.quick {
+        Settings::quick(args.base_seed)
+    } else {
+        Settings::full(args.base_seed)
+    };
+    if let Some(n) = args.seeds {
+        settings.accuracy_seeds = n;
+    }
+    if let Some(n) = args.speed_seeds {
+        settings.speed_seeds = n;
+    }
+    if settings.accuracy_seeds == 0 || settings.speed_seeds == 0 {
+        return Err((2, "invalid seeds: must be at least 1".into()));
+    }
+    let parts = match &args.only {
+        Some(s) => xrun::parse_parts(s).map_err(|e| (2, e.to_string()))?,
+        None => Part::ALL.to_vec(),
+    };
+    if args.threads == Some(0) {
+        return Err((2, "invalid threads: must be at least 1".into()));
+    }
+    let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| (1, e.to_string()))?;
+    let plan = Plan { settings, parts };
+    let data =
+        mnist::load(&mnist::resolve_dir(args.data.as_deref())).map_err(|e| (1, e.to_string()))?;
+    let shard = args.shard.map(|Shard(i, n)| (i, n));
+    let all_items = plan.items();
+    let positions = match shard {
+        Some((i, n)) => xrun::shard_positions(&plan, i, n),
+        None => (0..all_items.len()).collect(),
+    };
+    let multi = indicatif::MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>15} {bar:30} {pos}/{len} {elapsed}")
+        .expect("valid template");
+    let bars: Vec<(Part, ProgressBar)> = plan
+        .parts
+        .iter()
+        .map(|&p| {
+            let n = positions
+                .iter()
+                .filter(|&&i| all_items[i].part() == p)
+                .count() as u64;
+            let b = multi.add(ProgressBar::new(n));
+            b.set_style(style.clone());
+            b.set_prefix(p.name());
+            (p, b)
+        })
+        .collect();
+    println!(
+        "reproducing chapter 5: {} work items{} on {threads} thread(s){}",
+        positions.len(),
+        shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n})")),
+        if args.quick { ", quick settings" } else { "" }
+    );
+    let done = |item: &vanishing::experiments::Item| {
+        if let Some((_, b)) = bars.iter().find(|(p, _)| *p == item.part()) {
+            b.inc(1);
+        }
+    };
+    let (positions, items, results) = pool
+        .install(|| xrun::run_items(&plan, &data, shard, &done))
+        .map_err(|e| (1, e.to_string()))?;
+    for (_, b) in &bars {
+        b.finish();
+    }
+    let machine = Machine::current(threads);
+    if let Some((i, n)) = shard {
+        let file = xrun::ShardFile {
+            plan: plan.clone(),
+            index: i,
+            count: n,
+            results: positions
+                .into_iter()
+                .zip(items)
+                .zip(results)
+                .map(|((p, it), (r, s))| (p, it, r, s))
+                .collect(),
+            machine,
+        };
+        let path = xrun::write_shard(&args.out, &file).map_err(|e| (1, e.to_string()))?;
+        println!(
+            "wrote {} ({:.1} s); merge all shards with `vanishing merge DIR...`",
+            path.display(),
+            start.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let total = start.elapsed().as_secs_f64();
+    xrun::publish(&args.out, &plan, &items, &results, machine, total, None)
+        .map_err(|e| (1, e.to_string()))?;
+    print_summary(&args.out, &items, &results, total);
+    Ok(())
+}
+
+fn print_summary(
+    out: &Path,
+    _items: &[vanishing::experiments::Item],
+    results: &[(vanishing::experiments::ItemResult, f64)],
+    total: f64,
+) {
+    let only: Vec<_> = results.iter().map(|r| r.0.clone()).collect();
+    let s = vanishing::report::chapter5::summarise(&only);
+    println!("done in {total:.1} s");
+    for r in &s.accuracy {
+        println!(
+            "  accuracy {}: final median {:.2} % (book {:.2} %), best median {:.2} %",
+            r.layers, r.final_median, r.book_percent, r.best_median
+        );
+    }
+    for r in &s.initial_speeds {
+        println!(
+            "  initial speeds, {} hidden: last/first {:.1}x (book {:.1}x)",
+            r.hidden_layers, r.last_over_first_median, r.book_last_over_first
+        );
+    }
+    for c in &s.curves {
+        println!(
+            "  learning-speed curve, {} hidden: last/first {:.1}x at start, {:.1}x at the end",
+            c.hidden_layers, c.ratio_start, c.ratio_end
+        );
+    }
+    if let Some((acc, _)) = &s.better98 {
+        println!(
+            "  [784,100,10] large init: final {:.2} % (book 98.04 %)",
+            acc.last().copied().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "wrote {} and {}",
+        out.join("chapter5.md").display(),
+        out.join("chapter5/").display()
+    );
+}
+
+fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
+    use vanishing::experiments::run as xrun;
+    let start = std::time::Instant::now();
+    let (plan, items, results, count) = xrun::merge(&args.dirs).map_err(|e| (1, e.to_string()))?;
+    let total: f64 = results.iter().map(|r| r.1).sum();
+    xrun::publish(
+        &args.out,
+        &plan,
+        &items,
+        &results,
+        Machine::current(rayon::current_num_threads()),
+        total,
+        Some(count),
+    )
+    .map_err(|e| (1, e.to_string()))?;
+    println!(
+        "merged {count} shards ({} items) in {:.1} s",
+        items.len(),
+        start.elapsed().as_secs_f64()
+    );
+    print_summary(&args.out, &items, &results, total);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -303,7 +528,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Train(args) => run_train(args),
-        Command::Reproduce => Err((1, "reproduce is not built yet (issue 5); `vanishing train` and `vanishing info` work today".into())),
+        Command::Reproduce(args) => run_reproduce(args),
+        Command::Merge(args) => run_merge(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

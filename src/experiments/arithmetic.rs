@@ -63,7 +63,10 @@ pub fn width_formula(w: f64) -> f64 {
 /// Width of `{a : |w sigma'(w a)| >= 1}` by scanning `a` with step `h` (b only shifts the set).
 pub fn width_scan(w: f64, h: f64) -> f64 {
     let n = (4.0 / h) as i64;
-    (-n..=n).filter(|&i| (w * sigma_prime(w * i as f64 * h)).abs() >= 1.0).count() as f64 * h
+    (-n..=n)
+        .filter(|&i| (w * sigma_prime(w * i as f64 * h)).abs() >= 1.0)
+        .count() as f64
+        * h
 }
 
 /// Computes measurement 4 (deterministic for a seed).
@@ -118,7 +121,11 @@ pub fn compute(seed: u64, samples: usize) -> Arithmetic {
             best_w = w;
         }
         if i % 40 == 0 {
-            exercise.push(ExercisePoint { w, formula: f, scan: width_scan(w, 1e-4) });
+            exercise.push(ExercisePoint {
+                w,
+                formula: f,
+                scan: width_scan(w, 1e-4),
+            });
         }
     }
     Arithmetic {

@@ -5,6 +5,7 @@
 
 pub mod arithmetic;
 pub mod items;
+pub mod run;
 pub mod speed;
 
 pub use items::{Item, ItemResult, Part, Plan, Settings};
@@ -14,7 +15,11 @@ pub mod book {
     /// Measurement 1: validation accuracy (%) of [784,30,10] .. [784,30,30,30,30,10].
     pub const ACCURACY: [f64; 4] = [96.48, 96.90, 96.57, 96.53];
     /// Measurement 2: initial speed of each hidden layer, for 2, 3 and 4 hidden layers.
-    pub const INITIAL_SPEEDS: [&[f64]; 3] = [&[0.0657, 0.3092], &[0.01184, 0.05997, 0.2831], &[0.002975, 0.01708, 0.06954, 0.2851]];
+    pub const INITIAL_SPEEDS: [&[f64]; 3] = [
+        &[0.0657, 0.3092],
+        &[0.01184, 0.05997, 0.2831],
+        &[0.002975, 0.01708, 0.06954, 0.2851],
+    ];
     /// Chapter 3: [784,100,10], large init, 60 epochs, eta 0.1.
     pub const BETTER_98: f64 = 98.04;
     /// The exercise: the width is largest at |w| ~ 6.894, where it is ~ 0.4477.

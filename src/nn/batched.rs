@@ -198,7 +198,15 @@ impl Engine {
 
     /// Chapter 5's measurement pass: forward and delta propagation over the first `m` rows, then
     /// each layer's bias gradient averaged over the rows (no weight gradients), into `out[l]`.
-    pub fn mean_bias_gradients(&self, net: &Network, ws: &mut Workspace, m: usize, labels: &[u8], cost: Cost, out: &mut [Vec<f32>]) {
+    pub fn mean_bias_gradients(
+        &self,
+        net: &Network,
+        ws: &mut Workspace,
+        m: usize,
+        labels: &[u8],
+        cost: Cost,
+        out: &mut [Vec<f32>],
+    ) {
         self.forward(net, ws, m);
         self.backward(net, ws, m, labels, cost);
         for (l, g) in out.iter_mut().enumerate().take(net.layers()) {

@@ -1,0 +1,235 @@
+//! Running a plan end to end: all items or one shard, shard files, merging, and publishing the
+//! report so that a failed run never destroys the previous results.
+
+use super::items::{Item, ItemResult, Part, Plan};
+use crate::data::mnist::Mnist;
+use crate::error::{Error, Result};
+use crate::meta::Machine;
+use crate::report::chapter5::{self, Meta};
+use std::path::{Path, PathBuf};
+
+/// Item results in plan order, each with the seconds it took.
+pub type Timed = Vec<(ItemResult, f64)>;
+
+/// One shard's output file.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+pub struct ShardFile {
+    pub plan: Plan,
+    pub index: usize,
+    pub count: usize,
+    /// (position in the plan's item list, item, result, seconds)
+    pub results: Vec<(usize, Item, ItemResult, f64)>,
+    pub machine: Machine,
+}
+
+/// Name of shard `index` of `count`'s file.
+pub fn shard_file_name(index: usize, count: usize) -> String {
+    format!("shard-{index}-of-{count}.json")
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io { context, source }
+}
+
+/// Per-part item seconds (summed over items).
+fn part_seconds(plan: &Plan, items: &[Item], secs: &[f64]) -> Vec<(String, f64)> {
+    plan.parts
+        .iter()
+        .map(|p| {
+            (
+                p.name().to_string(),
+                items
+                    .iter()
+                    .zip(secs)
+                    .filter(|(i, _)| i.part() == *p)
+                    .map(|(_, s)| s)
+                    .sum(),
+            )
+        })
+        .collect()
+}
+
+/// Writes the report for `results` into `out`, atomically with respect to failure: everything
+/// is written into a staging folder first, then moved over the previous `chapter5.md` and
+/// `chapter5/`.
+pub fn publish(
+    out: &Path,
+    plan: &Plan,
+    items: &[Item],
+    results: &[(ItemResult, f64)],
+    machine: Machine,
+    total_wall: f64,
+    shards: Option<usize>,
+) -> Result<()> {
+    let only: Vec<ItemResult> = results.iter().map(|r| r.0.clone()).collect();
+    let secs: Vec<f64> = results.iter().map(|r| r.1).collect();
+    let summary = chapter5::summarise(&only);
+    let meta = Meta {
+        machine,
+        plan: plan.clone(),
+        seeds: {
+            let mut s: Vec<u64> = items.iter().map(item_seed).collect();
+            s.sort();
+            s.dedup();
+            s
+        },
+        wall_seconds_per_part: part_seconds(plan, items, &secs),
+        total_wall_seconds: total_wall,
+        shards,
+    };
+    std::fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
+    let staging = out.join(format!(".staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
+    if let Err(e) = chapter5::write_all(&staging, &summary, &meta) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    for name in ["chapter5", "chapter5.md"] {
+        let target = out.join(name);
+        let old = out.join(format!(".old-{}-{name}", std::process::id()));
+        if target.exists() {
+            std::fs::rename(&target, &old).map_err(io(format!(
+                "moving the previous {} aside",
+                target.display()
+            )))?;
+        }
+        std::fs::rename(staging.join(name), &target)
+            .map_err(io(format!("publishing {}", target.display())))?;
+        if old.is_dir() {
+            let _ = std::fs::remove_dir_all(&old);
+        } else {
+            let _ = std::fs::remove_file(&old);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(())
+}
+
+fn item_seed(i: &Item) -> u64 {
+    match *i {
+        Item::Accuracy { seed, .. }
+        | Item::InitialSpeed { seed, .. }
+        | Item::Bars { seed }
+        | Item::Curve { seed, .. }
+        | Item::Arithmetic { seed }
+        | Item::Better98 { seed }
+        | Item::Sweep { seed, .. } => seed,
+    }
+}
+
+/// Writes one shard's results (atomically) into `out`.
+pub fn write_shard(out: &Path, file: &ShardFile) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
+    let path = out.join(shard_file_name(file.index, file.count));
+    let tmp = out.join(format!(".{}.tmp", shard_file_name(file.index, file.count)));
+    let text = serde_json::to_string(file).map_err(|e| Error::Io {
+        context: "serialising the shard".into(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(io(format!("writing {}", path.display())))?;
+    Ok(path)
+}
+
+/// Reads every `shard-*-of-*.json` under `dirs`, checks they belong to one plan and cover every
+/// item exactly once, and returns the plan, items and results in plan order.
+pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<Item>, Timed, usize)> {
+    let bad = |problem: String| Error::Invalid {
+        what: "shards",
+        problem,
+    };
+    let mut files = Vec::new();
+    for d in dirs {
+        let entries = std::fs::read_dir(d).map_err(io(format!("reading {}", d.display())))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("shard-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(e.path())
+                    .map_err(io(format!("reading {}", e.path().display())))?;
+                let f: ShardFile = serde_json::from_str(&text).map_err(|err| {
+                    bad(format!("{} is not a shard file: {err}", e.path().display()))
+                })?;
+                files.push(f);
+            }
+        }
+    }
+    let first = files
+        .first()
+        .ok_or_else(|| bad(format!("no shard-*.json files in {dirs:?}")))?;
+    let (plan, count) = (first.plan.clone(), first.count);
+    let items = plan.items();
+    let mut slots: Vec<Option<(ItemResult, f64)>> = vec![None; items.len()];
+    for f in &files {
+        if f.plan != plan || f.count != count {
+            return Err(bad(format!(
+                "shard {} of {} was made with a different plan or shard count",
+                f.index, f.count
+            )));
+        }
+        for (pos, item, result, secs) in &f.results {
+            if items.get(*pos) != Some(item) {
+                return Err(bad(format!(
+                    "shard {} holds an item the plan does not have at position {pos}",
+                    f.index
+                )));
+            }
+            if slots[*pos].replace((result.clone(), *secs)).is_some() {
+                return Err(bad(format!("item {pos} appears in more than one shard")));
+            }
+        }
+    }
+    let missing: Vec<usize> = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "{} of {} items are missing (first: {}); run the missing shards",
+            missing.len(),
+            items.len(),
+            missing[0]
+        )));
+    }
+    Ok((
+        plan,
+        items,
+        slots.into_iter().map(|s| s.expect("checked")).collect(),
+        count,
+    ))
+}
+
+/// Positions (in the plan's order) of shard `index` of `count`.
+pub fn shard_positions(plan: &Plan, index: usize, count: usize) -> Vec<usize> {
+    (0..plan.items().len())
+        .filter(|i| i % count == index)
+        .collect()
+}
+
+/// Parts named in a comma-separated `--only` list.
+pub fn parse_parts(s: &str) -> Result<Vec<Part>> {
+    let mut v: Vec<Part> = s.split(',').map(Part::from_name).collect::<Result<_>>()?;
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+/// Runs every item of `plan` (all, or shard `index` of `count`) on `data`.
+pub fn run_items(
+    plan: &Plan,
+    data: &Mnist,
+    shard: Option<(usize, usize)>,
+    done: &(dyn Fn(&Item) + Sync),
+) -> Result<(Vec<usize>, Vec<Item>, Timed)> {
+    let all = plan.items();
+    let positions: Vec<usize> = match shard {
+        Some((i, n)) => shard_positions(plan, i, n),
+        None => (0..all.len()).collect(),
+    };
+    let items: Vec<Item> = positions.iter().map(|&p| all[p].clone()).collect();
+    let results = plan.run(&items, data, done)?;
+    Ok((positions, items, results))
+}
