@@ -29,7 +29,10 @@ fn bench_depth(c: &mut Criterion) {
     let batch = data.train.head(BATCH);
     let e = Engine::new();
     let mut group = c.benchmark_group("depth");
-    group.warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_millis(800)).sample_size(10);
+    group
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));
     for depth in DEPTHS {
         let mut net = Network::new(&sizes(depth), Activation::Sigmoid, Init::Default, 1).unwrap();
@@ -37,9 +40,31 @@ fn bench_depth(c: &mut Criterion) {
         ws.x.copy_from_slice(&batch.images);
         let mut g = gradient_buffers(&net);
         group.bench_function(BenchmarkId::new("speed-measurement", depth), |b| {
-            b.iter(|| e.mean_bias_gradients(&net, &mut ws, BATCH, &batch.labels, Cost::CrossEntropy, &mut g))
+            b.iter(|| {
+                e.mean_bias_gradients(
+                    &net,
+                    &mut ws,
+                    BATCH,
+                    &batch.labels,
+                    Cost::CrossEntropy,
+                    &mut g,
+                )
+            })
         });
-        group.bench_function(BenchmarkId::new("fullbatch-step", depth), |b| b.iter(|| e.sgd_step(&mut net, &mut ws, BATCH, &batch.labels, Cost::CrossEntropy, 0.1, 5.0, BATCH)));
+        group.bench_function(BenchmarkId::new("fullbatch-step", depth), |b| {
+            b.iter(|| {
+                e.sgd_step(
+                    &mut net,
+                    &mut ws,
+                    BATCH,
+                    &batch.labels,
+                    Cost::CrossEntropy,
+                    0.1,
+                    5.0,
+                    BATCH,
+                )
+            })
+        });
     }
     group.finish();
 }
@@ -56,17 +81,45 @@ fn summary() {
         support::machine()
     );
     for depth in DEPTHS {
-        let ms = |id: &str| support::median_seconds(&format!("depth/{id}/{depth}")).map_or("-".into(), |s| format!("{:.3}", s * 1e3));
+        let ms = |id: &str| {
+            support::median_seconds(&format!("depth/{id}/{depth}"))
+                .map_or("-".into(), |s| format!("{:.3}", s * 1e3))
+        };
         let runs: Vec<Vec<f64>> = (0..DECAY_SEEDS)
-            .map(|i| match run_item(&Item::Sweep { act: Activation::Sigmoid, init: Init::Default, depth, seed: 1 + i }, &settings, &data) {
-                Ok(ItemResult::Sweep { speeds, .. }) => speeds,
-                other => panic!("sweep item failed: {other:?}"),
+            .map(|i| {
+                match run_item(
+                    &Item::Sweep {
+                        act: Activation::Sigmoid,
+                        init: Init::Default,
+                        depth,
+                        seed: 1 + i,
+                    },
+                    &settings,
+                    &data,
+                ) {
+                    Ok(ItemResult::Sweep { speeds, .. }) => speeds,
+                    other => panic!("sweep item failed: {other:?}"),
+                }
             })
             .collect();
-        let med = |l: usize| vanishing::report::chapter5::quantile(&runs.iter().map(|v| v[l]).collect::<Vec<_>>(), 0.5);
+        let med = |l: usize| {
+            vanishing::report::chapter5::quantile(
+                &runs.iter().map(|v| v[l]).collect::<Vec<_>>(),
+                0.5,
+            )
+        };
         let (first, last) = (med(0), med(depth - 1));
-        let shrink = if depth > 1 { format!("{:.2}", (last / first).powf(1.0 / (depth - 1) as f64)) } else { "-".into() };
-        md += &format!("| {depth} | {} | {} | {first:.3e} | {last:.3e} | {:.1}x | {shrink} |\n", ms("speed-measurement"), ms("fullbatch-step"), last / first);
+        let shrink = if depth > 1 {
+            format!("{:.2}", (last / first).powf(1.0 / (depth - 1) as f64))
+        } else {
+            "-".into()
+        };
+        md += &format!(
+            "| {depth} | {} | {} | {first:.3e} | {last:.3e} | {:.1}x | {shrink} |\n",
+            ms("speed-measurement"),
+            ms("fullbatch-step"),
+            last / first
+        );
     }
     support::write_result("bench-depth.md", &md);
 }
@@ -75,6 +128,8 @@ criterion_group!(benches, bench_depth);
 
 fn main() {
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
     summary();
 }

@@ -205,8 +205,12 @@ fn info() {
         }
     );
     println!(
-        "gemm blocking:  mc = {}, kc = {}, nc = {} (MR x NR = 6 x 16)",
-        blk.mc, blk.kc, blk.nc
+        "gemm blocking:  mc = {}, kc = {}, nc = {} (register tile {} x {})",
+        blk.mc,
+        blk.kc,
+        blk.nc,
+        gemm.tile().0,
+        gemm.tile().1
     );
     println!(
         "threads:        {} (rayon; set RAYON_NUM_THREADS to change)",

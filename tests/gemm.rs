@@ -7,7 +7,11 @@ use proptest::prelude::*;
 use vanishing::error::Error;
 use vanishing::gemm::{Blocking, Gemm, MatMut, MatRef};
 use vanishing::isa::Isa;
-use vanishing::kernels::{MR, NR};
+use vanishing::kernels::MR;
+
+/// Tile widths of the kernels (16 scalar/AVX2, 32 AVX-512): edge dims sit around both.
+const NR: usize = 16;
+const NR2: usize = 32;
 
 /// A sentinel with a payload no computation produces, so stray writes are caught bit-exactly.
 const GUARD_BITS: f32 = f32::from_bits(0x7fc0_1234);
@@ -83,8 +87,10 @@ fn edge_dims() -> Vec<usize> {
         NR,
         NR + 1,
         2 * MR + 1,
-        2 * NR + 3,
-        31,
+        NR2 - 1,
+        NR2,
+        NR2 + 1,
+        2 * NR2 + 3,
         37,
     ];
     v.sort();
@@ -129,8 +135,9 @@ fn every_layout_alpha_beta_every_isa() {
         (5, 3, 9),
         (MR + 1, 17, NR - 1),
         (13, 29, 35),
-        (2 * MR, 9, 2 * NR + 1),
+        (2 * MR, 9, 2 * NR2 + 1),
         (31, 1, 3),
+        (25, 7, NR2),
     ];
     for isa in Isa::available() {
         let g = Gemm::with_isa(isa).threads(1);
@@ -154,9 +161,9 @@ fn every_layout_alpha_beta_every_isa() {
 
 #[test]
 fn around_the_cache_blocks_every_isa() {
-    let blk = Blocking::detected();
     for isa in Isa::available() {
         let g = Gemm::with_isa(isa).threads(1);
+        let blk = g.block_sizes();
         let mut seed = 5000;
         // Each shape crosses one block boundary (+-1) while the others stay small.
         let cases = [
@@ -190,7 +197,7 @@ fn small_blocking_forces_every_loop_to_iterate() {
     let blk = Blocking {
         mc: 2 * MR,
         kc: 8,
-        nc: 2 * NR,
+        nc: 2 * NR2,
     };
     for isa in Isa::available() {
         let g = Gemm::with_isa(isa).threads(1).blocking(blk);
@@ -443,6 +450,41 @@ fn agrees_with_matrixmultiply_on_trainer_and_square_shapes() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn avx2_and_avx512_kernels_agree_bit_for_bit() {
+    // Both sum each cell in k order with fused multiply-adds: the tile width must not matter.
+    if !Isa::Avx512.is_available() {
+        return;
+    }
+    for (s, &(m, k, n)) in [(37, 300, 99), (10, 784, 30), (784, 10, 30), (300, 200, 500)]
+        .iter()
+        .enumerate()
+    {
+        let mut r = rng(800 + s as u64);
+        let a = random_vec(&mut r, m * k);
+        let b = random_vec(&mut r, k * n);
+        let c0 = random_vec(&mut r, m * n);
+        let run = |isa: Isa| {
+            let mut c = c0.clone();
+            Gemm::with_isa(isa)
+                .gemm(
+                    0.9,
+                    MatRef::row_major(&a, m, k).unwrap(),
+                    MatRef::row_major(&b, k, n).unwrap(),
+                    0.4,
+                    MatMut::row_major(&mut c, m, n).unwrap(),
+                )
+                .unwrap();
+            c
+        };
+        let (x, y) = (run(Isa::Avx2), run(Isa::Avx512));
+        assert!(
+            x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{m}x{k}x{n}: AVX2 and AVX-512 differ"
+        );
     }
 }
 

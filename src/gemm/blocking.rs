@@ -1,7 +1,7 @@
 //! Cache blocking: how big the packed blocks of A and B are, derived from the cache sizes.
 
 use crate::cpu::CacheSizes;
-use crate::kernels::{MR, NR};
+use crate::kernels::MR;
 use std::sync::OnceLock;
 
 /// Block sizes of the five-loop GEMM (BLIS names).
@@ -10,8 +10,8 @@ pub struct Blocking {
     /// Rows of the packed A block (loop 3); the `mc x kc` block targets a tenth of L2, which
     /// measured best on Zen 4 (larger blocks lost 5-25 % at 1024^3 to L2 conflicts with B and C).
     pub mc: usize,
-    /// Depth of a rank-kc update (loop 4); one `kc x NR` micro-panel of B targets half of L1d,
-    /// so it stays there while the microkernel walks down the A block.
+    /// Depth of a rank-kc update (loop 4); one `kc x 16` slice of a B micro-panel targets half of
+    /// L1d (for the 32-wide AVX-512 tile the micro-panel then fills L1d, which measured best).
     pub kc: usize,
     /// Columns of the packed B panel (loop 5); the `kc x nc` panel targets a quarter of L3.
     pub nc: usize,
@@ -22,20 +22,20 @@ fn round_down(x: usize, step: usize) -> usize {
 }
 
 impl Blocking {
-    /// Block sizes for the given caches (see the field docs for the rule), clamped to sane ranges
-    /// so odd cache reports cannot produce degenerate blocks.
-    pub fn from_caches(c: CacheSizes) -> Blocking {
+    /// Block sizes for the given caches and a kernel `nr` columns wide (see the field docs for the
+    /// rule), clamped to sane ranges so odd cache reports cannot produce degenerate blocks.
+    pub fn from_caches(c: CacheSizes, nr: usize) -> Blocking {
         let f = std::mem::size_of::<f32>();
-        let kc = round_down(c.l1d / 2 / (NR * f), 8).clamp(64, 512);
+        let kc = round_down(c.l1d / 2 / (16 * f), 8).clamp(64, 512);
         let mc = round_down(c.l2 / 10 / (kc * f), MR).clamp(4 * MR, 64 * MR);
-        let nc = round_down(c.l3 / 4 / (kc * f), NR).clamp(16 * NR, 256 * NR);
+        let nc = round_down(c.l3 / 4 / (kc * f), nr).clamp(16 * nr, 256 * nr);
         Blocking { mc, kc, nc }
     }
 
-    /// Block sizes for this machine (computed once).
-    pub fn detected() -> Blocking {
-        static B: OnceLock<Blocking> = OnceLock::new();
-        *B.get_or_init(|| Blocking::from_caches(CacheSizes::get()))
+    /// Block sizes for this machine and a kernel `nr` columns wide.
+    pub fn detected(nr: usize) -> Blocking {
+        static CACHES: OnceLock<CacheSizes> = OnceLock::new();
+        Blocking::from_caches(*CACHES.get_or_init(CacheSizes::get), nr)
     }
 }
 
@@ -51,22 +51,30 @@ mod tests {
             (1, 1, 1),
             (1 << 30, 1 << 30, 1 << 30),
         ] {
-            let b = Blocking::from_caches(CacheSizes {
-                l1d,
-                l2,
-                l3,
-                detected: true,
-            });
-            assert_eq!(b.mc % MR, 0, "{b:?}");
-            assert_eq!(b.nc % NR, 0, "{b:?}");
-            assert!((64..=512).contains(&b.kc), "{b:?}");
+            for nr in [16, 32] {
+                let b = Blocking::from_caches(
+                    CacheSizes {
+                        l1d,
+                        l2,
+                        l3,
+                        detected: true,
+                    },
+                    nr,
+                );
+                assert_eq!(b.mc % MR, 0, "{b:?}");
+                assert_eq!(b.nc % nr, 0, "{b:?}");
+                assert!((64..=512).contains(&b.kc), "{b:?}");
+            }
         }
-        let zen = Blocking::from_caches(CacheSizes {
-            l1d: 32 << 10,
-            l2: 1 << 20,
-            l3: 32 << 20,
-            detected: true,
-        });
+        let zen = Blocking::from_caches(
+            CacheSizes {
+                l1d: 32 << 10,
+                l2: 1 << 20,
+                l3: 32 << 20,
+                detected: true,
+            },
+            16,
+        );
         assert_eq!(zen.kc, 256);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
-use crate::kernels::{GemmKernel, SendPtr, Tile, MR, NR};
+use crate::kernels::{GemmKernel, SendPtr, Tile, MR};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -17,7 +17,7 @@ pub const PACK_A_MIN_ROWS: usize = 4 * MR;
 
 /// Below this many columns of C, A is not packed either: each A strip meets only a few B panels,
 /// so packing A would cost about as much as the product (one copy per `n` multiply-adds).
-pub const PACK_A_MIN_COLS: usize = 4 * NR;
+pub const PACK_A_MIN_COLS: usize = 64;
 
 /// Below this many rows of C, B is used in place when its rows are contiguous (`csb == 1`):
 /// with so few A strips, packing B would cost as much as the product itself.
@@ -130,11 +130,12 @@ pub unsafe fn run(plan: &Plan, mut p: Problem) {
 /// and the k loop is never split, so the result does not depend on the thread count.
 unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     let tiles_m = p.m.div_ceil(MR);
-    let tiles_n = p.n.div_ceil(NR);
+    let nr = plan.kernel.nr;
+    let tiles_n = p.n.div_ceil(nr);
     let (tiles, tile, extent) = if tiles_m >= tiles_n {
         (tiles_m, MR, p.m)
     } else {
-        (tiles_n, NR, p.n)
+        (tiles_n, nr, p.n)
     };
     let parts = threads.min(tiles);
     if parts <= 1 {
@@ -193,6 +194,7 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// The five loops around the microkernel, on one thread.
 unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
     let Blocking { mc, kc, nc } = plan.blocking;
+    let nr = plan.kernel.nr;
     let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
     let b_in_place = p.b.cs == 1 && p.m < PACK_B_MIN_ROWS;
     let Workspace { a: abuf, b: bbuf } = ws;
@@ -214,21 +216,21 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
             // B panels: all packed (zero-padded), or all in place (the ragged last one read
             // through masks by the kernel).
             let packed_from = if b_in_place { nb } else { 0 };
-            let bpk = aligned(bbuf, (nb - packed_from).div_ceil(NR) * NR * kb);
+            let bpk = aligned(bbuf, (nb - packed_from).div_ceil(nr) * nr * kb);
             if packed_from < nb {
                 let rest = Strided {
                     ptr: b_blk.ptr.wrapping_offset(packed_from as isize * b_blk.cs),
                     ..b_blk
                 };
                 // SAFETY: the block is inside B's extent; `bpk` was sized for it.
-                unsafe { pack_b(kb, nb - packed_from, rest, bpk) };
+                unsafe { pack_b(kb, nb - packed_from, rest, bpk, nr) };
             }
             let bpk: &[f32] = bpk;
             let b_panel = |jr: usize| -> (*const f32, isize, bool) {
                 if jr < packed_from {
-                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, jr + NR <= nb)
+                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, jr + nr <= nb)
                 } else {
-                    (bpk[(jr - packed_from) * kb..].as_ptr(), NR as isize, true)
+                    (bpk[(jr - packed_from) * kb..].as_ptr(), nr as isize, true)
                 }
             };
 
@@ -263,7 +265,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         b,
                         rsb,
                         b_full_rows,
-                        cols: NR.min(nb - jr),
+                        cols: nr.min(nb - jr),
                         c: c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc),
                         rsc: p.rsc,
                         csc: p.csc,
@@ -275,7 +277,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 // inside the caller's extents; packed buffers hold whole zero-padded panels.
                 if pack_all_a {
                     // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
-                    for jr in (0..nb).step_by(NR) {
+                    for jr in (0..nb).step_by(nr) {
                         for ir in (0..mb).step_by(MR) {
                             unsafe { plan.kernel.run(&tile(ir, jr)) };
                         }
@@ -283,7 +285,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 } else {
                     // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
                     for ir in (0..mb).step_by(MR) {
-                        for jr in (0..nb).step_by(NR) {
+                        for jr in (0..nb).step_by(nr) {
                             unsafe { plan.kernel.run(&tile(ir, jr)) };
                         }
                     }

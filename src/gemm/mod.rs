@@ -8,8 +8,8 @@
 //! - [`Gemm`]: an explicit configuration (kernel family, threads, blocking), used by tests and
 //!   benchmarks to exercise every path in one process.
 //!
-//! The algorithm is BLIS's (see `driver.rs`): five loops around a 6x16 register-tile
-//! microkernel, A and B packed into contiguous panels sized for L2/L1, C split between threads
+//! The algorithm is BLIS's (see `driver.rs`): five loops around a 6x16 (AVX2) or 6x32 (AVX-512)
+//! register-tile microkernel, A and B packed into contiguous panels sized for L2/L1, C split between threads
 //! in disjoint blocks (never along k) so results are bit-identical for any thread count. Small
 //! problems skip what they do not need: no threads below [`driver::PAR_MIN_MACS`], no packing of
 //! A or of row-contiguous B when C has few rows.
@@ -42,10 +42,11 @@ impl Gemm {
     /// A configuration for a given kernel family (checked against the CPU; an unavailable family
     /// falls back to scalar). Blocking and threads as in [`Gemm::new`].
     pub fn with_isa(isa: Isa) -> Gemm {
+        let kernel = GemmKernel::for_isa(isa);
         Gemm {
             plan: Plan {
-                kernel: GemmKernel::for_isa(isa),
-                blocking: Blocking::detected(),
+                kernel,
+                blocking: Blocking::detected(kernel.nr),
                 threads: rayon::current_num_threads(),
             },
         }
@@ -71,6 +72,11 @@ impl Gemm {
     /// The kernel family in use.
     pub fn isa(&self) -> Isa {
         self.plan.kernel.isa
+    }
+
+    /// The register tile `(MR, nr)` of the kernel in use.
+    pub fn tile(&self) -> (usize, usize) {
+        (crate::kernels::MR, self.plan.kernel.nr)
     }
 
     /// The blocking in use.

@@ -1,7 +1,10 @@
 //! x86-64 AVX2 + FMA kernels. Every function here is `#[target_feature(enable = "avx2,fma")]`
 //! and is only reached through an [`crate::isa::Isa::Avx2`] that was checked against the CPU.
 
-use super::{Tile, MR, NR};
+use super::{Tile, MR};
+
+/// Columns of the AVX2 tile: two 8-lane vectors.
+pub const NR: usize = 16;
 use core::arch::x86_64::*;
 
 /// AVX2 GEMM microkernel (`sgemm.avx2.6x16`).

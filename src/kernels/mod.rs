@@ -2,11 +2,11 @@
 //! portable memory movers used by the GEMM driver.
 //!
 //! # GEMM microkernel contract
-//! A microkernel computes one `MR x NR` tile (`MR = 6`, `NR = 16` for every family, so the blocked
-//! driver is shared): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
+//! A microkernel computes one `MR x nr` tile (`MR = 6` for every family, so packed A panels are
+//! shared; `nr` is the kernel's: 16 for scalar and AVX2, 32 for AVX-512): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
 //! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
 //!   rows `rows..MR` are never read (the kernel repeats the last valid row instead);
-//! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `NR` of them readable when
+//! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `nr` of them readable when
 //!   `b_full_rows` (a zero-padded packed panel, or a full panel in place), else only the first
 //!   `cols` (a ragged panel used in place; the kernel must not read past them);
 //! - `C` cell `(i, j)` is at `c + i*rsc + j*csc`; only cells with `i < rows`, `j < cols` are
@@ -15,13 +15,15 @@
 //!   AVX2, unfused on scalar), the same for full and edge tiles, so where a tile boundary falls
 //!   (which depends on how work is split between threads) never changes a result bit.
 //!
-//! Edge tiles are computed into a temporary `MR x NR` tile and copied, so the register-blocked
-//! loop only ever runs on full tiles.
+//! Edge tiles run the same register-blocked loop; only the final write is masked (or goes through
+//! a temporary tile when C is strided), so partial tiles cost no separate code path.
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512_gemm;
 pub mod math;
 pub mod pack;
 pub mod scalar;
@@ -30,8 +32,8 @@ use crate::isa::Isa;
 
 /// Rows of the GEMM register tile.
 pub const MR: usize = 6;
-/// Columns of the GEMM register tile (two 8-lane vectors on AVX2).
-pub const NR: usize = 16;
+/// Widest register tile any kernel uses (AVX-512: two 16-lane vectors).
+pub const MAX_NR: usize = 32;
 
 /// One microkernel call; see the module documentation for the contract.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +45,7 @@ pub struct Tile {
     pub rows: usize,
     pub b: *const f32,
     pub rsb: isize,
-    /// Whether every B row holds `NR` readable floats (else only `cols`).
+    /// Whether every B row holds `nr` readable floats (else only `cols`).
     pub b_full_rows: bool,
     pub cols: usize,
     pub c: *mut f32,
@@ -53,11 +55,13 @@ pub struct Tile {
     pub beta: f32,
 }
 
-/// A GEMM microkernel: its name (`sgemm.<isa>.<MR>x<NR>`) and entry point.
+/// A GEMM microkernel: its name (`sgemm.<isa>.<MR>x<nr>`), tile width and entry point.
 #[derive(Clone, Copy)]
 pub struct GemmKernel {
     pub name: &'static str,
     pub isa: Isa,
+    /// Columns of the register tile.
+    pub nr: usize,
     tile: unsafe fn(&Tile),
 }
 
@@ -69,14 +73,22 @@ impl GemmKernel {
             Isa::Scalar => GemmKernel {
                 name: "sgemm.scalar.6x16",
                 isa,
+                nr: scalar::NR,
                 tile: scalar::gemm_tile,
             },
-            // AVX-512 CPUs run the AVX2 microkernel: no 512-bit GEMM kernel is built yet.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 | Isa::Avx512 if isa.is_available() => GemmKernel {
+            Isa::Avx2 if isa.is_available() => GemmKernel {
                 name: "sgemm.avx2.6x16",
                 isa,
+                nr: avx2::NR,
                 tile: avx2::gemm_tile,
+            },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if isa.is_available() => GemmKernel {
+                name: "sgemm.avx512.6x32",
+                isa,
+                nr: avx512_gemm::NR,
+                tile: avx512_gemm::gemm_tile,
             },
             #[allow(unreachable_patterns)]
             _ => GemmKernel::for_isa(Isa::Scalar),
@@ -88,10 +100,10 @@ impl GemmKernel {
     /// # Safety
     /// Every pointer/stride combination in `t` must address memory valid as the contract above
     /// describes (A and B readable, C readable and writable), with `1 <= rows <= MR`,
-    /// `1 <= cols <= NR`, and C not overlapping A or B.
+    /// `1 <= cols <= self.nr`, and C not overlapping A or B.
     #[inline]
     pub unsafe fn run(&self, t: &Tile) {
-        debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
+        debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= self.nr);
         // SAFETY: the caller upholds the tile contract; `self.tile` was chosen for a family the
         // CPU supports (see `for_isa`).
         unsafe { (self.tile)(t) }

@@ -2,7 +2,7 @@
 //! zero-padded layouts the microkernels stream, and scaling C when no product is needed.
 //! These touch memory through raw pointers, which is why they live beside the kernels.
 
-use super::{MR, NR};
+use super::MR;
 
 /// A strided matrix operand: element `(i, j)` at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy, Debug)]
@@ -53,13 +53,14 @@ pub unsafe fn pack_a(rows: usize, depth: usize, a: Strided, dst: &mut [f32]) {
     }
 }
 
-/// Packs the `depth x cols` block of `b` into panels of `NR` columns: panel `q`, row `p`, column
-/// `j` goes to `dst[q*NR*depth + p*NR + j]`; columns past `cols` are zero.
+/// Packs the `depth x cols` block of `b` into panels of `nr` columns: panel `q`, row `p`, column
+/// `j` goes to `dst[q*nr*depth + p*nr + j]`; columns past `cols` are zero.
 ///
 /// # Safety
 /// Every element `(p, j)`, `p < depth`, `j < cols`, of `b` must be readable, and `dst` must hold
-/// `ceil(cols/NR)*NR*depth` floats.
-pub unsafe fn pack_b(depth: usize, cols: usize, b: Strided, dst: &mut [f32]) {
+/// `ceil(cols/nr)*nr*depth` floats.
+#[allow(non_snake_case)]
+pub unsafe fn pack_b(depth: usize, cols: usize, b: Strided, dst: &mut [f32], NR: usize) {
     let panels = cols.div_ceil(NR);
     debug_assert!(dst.len() >= panels * NR * depth);
     for q in 0..panels {

@@ -1,6 +1,9 @@
 //! Portable kernels, always built and tested: the reference every SIMD path is checked against.
 
-use super::{Tile, MR, NR};
+use super::{Tile, MR};
+
+/// Columns of the portable kernel's tile.
+pub const NR: usize = 16;
 
 /// Portable GEMM microkernel (`sgemm.scalar.6x16`): plain multiply-add (unfused, so it is fast on
 /// any target), accumulators in a local array the compiler keeps in vector registers.
