@@ -23,6 +23,7 @@ pub mod isa;
 pub mod kernels;
 pub mod meta;
 pub mod nn;
+pub mod perf;
 pub mod report;
 
 pub use error::{Error, Result};

@@ -34,6 +34,28 @@ enum Command {
     Reproduce(ReproduceArgs),
     /// Build the report from shard files written by `reproduce --shard I/N`.
     Merge(MergeArgs),
+    /// Performance-regression gate: interleaved speed ratios and callgrind instruction counts
+    /// against results/perf-baseline.json; exits 1 on a confirmed regression.
+    PerfGate(PerfGateArgs),
+    /// Run one fixed workload (used by perf-gate under callgrind).
+    #[command(hide = true)]
+    PerfWorkload { name: String, iters: usize },
+}
+
+#[derive(Args)]
+struct PerfGateArgs {
+    /// Baseline file with the thresholds.
+    #[arg(long, default_value = "results/perf-baseline.json")]
+    baseline: PathBuf,
+    /// Rewrite the baseline from a fresh measurement (thresholds = measured x (1 - margin)).
+    #[arg(long)]
+    update: bool,
+    /// Margin below the measured ratios for --update.
+    #[arg(long, default_value_t = 0.3)]
+    margin: f64,
+    /// Skip the callgrind instruction counts.
+    #[arg(long)]
+    no_instructions: bool,
 }
 
 #[derive(Args)]
@@ -524,6 +546,53 @@ fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
     Ok(())
 }
 
+fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
+    if !(0.0..1.0).contains(&args.margin) {
+        return Err((2, "invalid margin: must be in [0, 1)".into()));
+    }
+    let start = std::time::Instant::now();
+    let opts = vanishing::perf::GateOptions {
+        baseline: args.baseline.clone(),
+        update: args.update,
+        margin: args.margin,
+        skip_instructions: args.no_instructions,
+        instruction_tolerance: 0.03,
+    };
+    let exe = std::env::current_exe().map_err(|e| (1, e.to_string()))?;
+    println!(
+        "perf gate: {} / {}, baseline {}",
+        Gemm::new().kernel_name(),
+        vanishing::activation::ActivationKernels::new().sigmoid_name(),
+        args.baseline.display()
+    );
+    let (rows, pass) = vanishing::perf::gate(&opts, &exe, &mut |m| println!("  {m}"))
+        .map_err(|e| (1, e.to_string()))?;
+    let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
+    println!(
+        "{:<w$} | {:<28} | {:<32} | verdict",
+        "check", "measured ratio (ours/ref)", "threshold"
+    );
+    for r in &rows {
+        println!(
+            "{:<w$} | {:<28} | {:<32} | {}",
+            r.check, r.measured, r.threshold, r.verdict
+        );
+    }
+    let secs = start.elapsed().as_secs_f64();
+    if args.update {
+        println!(
+            "baseline written to {} ({secs:.1} s)",
+            args.baseline.display()
+        );
+        Ok(())
+    } else if pass {
+        println!("perf gate: PASS ({secs:.1} s)");
+        Ok(())
+    } else {
+        Err((1, format!("perf gate: FAIL, a check is below its threshold after a confirmation re-measure ({secs:.1} s)")))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -534,6 +603,11 @@ fn main() -> ExitCode {
         Command::Train(args) => run_train(args),
         Command::Reproduce(args) => run_reproduce(args),
         Command::Merge(args) => run_merge(args),
+        Command::PerfGate(args) => run_perf_gate(args),
+        Command::PerfWorkload { name, iters } => {
+            vanishing::perf::instructions::run_workload(&name, iters)
+                .map_err(|e| (2, e.to_string()))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
