@@ -46,6 +46,61 @@ impl Workspace {
     }
 }
 
+/// Rows `r0..r0+m` of a workspace: the input and every layer's buffers, as disjoint slices, so
+/// blocks of rows can be processed on different threads.
+struct Rows<'a> {
+    m: usize,
+    labels: &'a [u8],
+    x: &'a [f32],
+    a: Vec<&'a mut [f32]>,
+    d: Vec<&'a mut [f32]>,
+    delta: Vec<&'a mut [f32]>,
+}
+
+/// Below this many rows a batch is processed as one block (threads only inside large GEMMs).
+pub const ROW_BLOCK_MIN: usize = 128;
+
+/// Splits the first `m` rows of `ws` into blocks of at most `block` rows.
+fn split_rows<'a>(
+    net: &Network,
+    ws: &'a mut Workspace,
+    m: usize,
+    block: usize,
+    labels: &'a [u8],
+) -> Vec<Rows<'a>> {
+    let n0 = net.sizes[0];
+    let widths = &net.sizes[1..];
+    let layer_chunks = |bufs: &'a mut Vec<Vec<f32>>| -> Vec<std::slice::ChunksMut<'a, f32>> {
+        bufs.iter_mut()
+            .zip(widths)
+            .map(|(b, &n)| b[..m * n].chunks_mut(block * n))
+            .collect()
+    };
+    let mut a = layer_chunks(&mut ws.a);
+    let mut d = layer_chunks(&mut ws.d);
+    let mut delta = layer_chunks(&mut ws.delta);
+    let x = &ws.x[..m * n0];
+    (0..m.div_ceil(block))
+        .map(|c| {
+            let r0 = c * block;
+            let rows = block.min(m - r0);
+            let next = |v: &mut Vec<std::slice::ChunksMut<'a, f32>>| {
+                v.iter_mut()
+                    .map(|it| it.next().expect("one chunk per block"))
+                    .collect()
+            };
+            Rows {
+                m: rows,
+                labels: &labels[r0.min(labels.len())..(r0 + rows).min(labels.len())],
+                x: &x[r0 * n0..(r0 + rows) * n0],
+                a: next(&mut a),
+                d: next(&mut d),
+                delta: next(&mut delta),
+            }
+        })
+        .collect()
+}
+
 /// The kernels the engine runs on.
 #[derive(Clone, Copy)]
 pub struct Engine {
@@ -89,13 +144,51 @@ impl Engine {
     }
 
     /// Forward pass over the first `m` rows of `ws.x`: fills `a` and `d` of every layer.
+    ///
+    /// Large batches are cut into blocks of rows processed in parallel. Rows are independent in
+    /// the forward pass and a GEMM's cells do not depend on how its rows are split, so the
+    /// result is the same, bit for bit, for any number of blocks or threads.
     pub fn forward(&self, net: &Network, ws: &mut Workspace, m: usize) {
         debug_assert!(m <= ws.capacity);
+        self.by_row_blocks(net, ws, m, &[], |e, rows| e.forward_rows(net, rows));
+    }
+
+    /// Runs `f` on blocks of rows: one block on this thread (GEMMs may still use threads), or
+    /// several in parallel, each with single-threaded kernels.
+    fn by_row_blocks(
+        &self,
+        net: &Network,
+        ws: &mut Workspace,
+        m: usize,
+        labels: &[u8],
+        f: impl Fn(&Engine, &mut Rows) + Sync,
+    ) {
+        let threads = self.gemm.thread_cap().min(rayon::current_num_threads());
+        if threads <= 1 || m < 2 * ROW_BLOCK_MIN {
+            let mut blocks = split_rows(net, ws, m, m.max(1), labels);
+            if let Some(rows) = blocks.first_mut() {
+                f(self, rows);
+            }
+            return;
+        }
+        use rayon::prelude::*;
+        let block = m.div_ceil(threads).max(ROW_BLOCK_MIN);
+        let single = Engine {
+            gemm: self.gemm.threads(1),
+            act: self.act,
+        };
+        split_rows(net, ws, m, block, labels)
+            .par_iter_mut()
+            .for_each(|rows| f(&single, rows));
+    }
+
+    fn forward_rows(&self, net: &Network, rows: &mut Rows) {
+        let m = rows.m;
         for l in 0..net.layers() {
             let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
-            let (prev, rest) = ws.a.split_at_mut(l);
+            let (prev, rest) = rows.a.split_at_mut(l);
             let input: &[f32] = if l == 0 {
-                &ws.x[..m * n_in]
+                rows.x
             } else {
                 &prev[l - 1][..m * n_in]
             };
@@ -115,39 +208,40 @@ impl Engine {
                     net.activation(l),
                     z,
                     &net.biases[l],
-                    &mut ws.d[l][..m * n_out],
+                    &mut rows.d[l][..m * n_out],
                 )
                 .expect(SHAPES_AGREE);
         }
     }
 
-    /// The output error for labels `y` (first `m` rows), into `ws.delta[last]`.
-    pub fn output_delta(
-        &self,
-        net: &Network,
-        ws: &mut Workspace,
-        m: usize,
-        labels: &[u8],
-        cost: Cost,
-    ) {
-        let last = net.layers() - 1;
-        let k = net.outputs();
-        let delta = &mut ws.delta[last][..m * k];
-        delta.copy_from_slice(&ws.a[last][..m * k]);
-        for (row, &y) in delta.chunks_exact_mut(k).zip(labels) {
+    /// Output error then every hidden layer's error, for one block of rows.
+    fn backward_rows(&self, net: &Network, rows: &mut Rows, cost: Cost) {
+        self.output_delta_rows(net, rows, cost);
+        for l in (1..net.layers()).rev() {
+            self.propagate_rows(net, rows, l);
+        }
+    }
+
+    /// delta_L = dC/dz_L for one block of rows.
+    fn output_delta_rows(&self, net: &Network, rows: &mut Rows, cost: Cost) {
+        let (m, last, k) = (rows.m, net.layers() - 1, net.outputs());
+        let delta = &mut rows.delta[last][..m * k];
+        delta.copy_from_slice(&rows.a[last][..m * k]);
+        for (row, &y) in delta.chunks_exact_mut(k).zip(rows.labels) {
             row[y as usize] -= 1.0;
         }
         if cost == Cost::Quadratic {
-            for (dv, &dz) in delta.iter_mut().zip(&ws.d[last][..m * k]) {
+            for (dv, &dz) in delta.iter_mut().zip(&rows.d[last][..m * k]) {
                 *dv *= dz;
             }
         }
     }
 
-    /// delta_{l-1} = (delta_l W_l) * act'(z_{l-1}) for the first `m` rows.
-    pub fn propagate_delta(&self, net: &Network, ws: &mut Workspace, m: usize, l: usize) {
+    /// delta_{l-1} = (delta_l W_l) * act'(z_{l-1}) for one block of rows.
+    fn propagate_rows(&self, net: &Network, rows: &mut Rows, l: usize) {
+        let m = rows.m;
         let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
-        let (lower, upper) = ws.delta.split_at_mut(l);
+        let (lower, upper) = rows.delta.split_at_mut(l);
         let below = &mut lower[l - 1][..m * n_in];
         self.gemm
             .gemm(
@@ -160,17 +254,54 @@ impl Engine {
                 MatMut::row_major(below, m, n_in).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
-        for (dv, &dz) in below.iter_mut().zip(&ws.d[l - 1][..m * n_in]) {
+        for (dv, &dz) in below.iter_mut().zip(&rows.d[l - 1][..m * n_in]) {
             *dv *= dz;
         }
     }
 
-    /// Backward pass without updates: every layer's delta for the first `m` rows.
-    pub fn backward(&self, net: &Network, ws: &mut Workspace, m: usize, labels: &[u8], cost: Cost) {
-        self.output_delta(net, ws, m, labels, cost);
-        for l in (1..net.layers()).rev() {
-            self.propagate_delta(net, ws, m, l);
+    /// The output error for labels `y` (first `m` rows), into `ws.delta[last]`.
+    pub fn output_delta(
+        &self,
+        net: &Network,
+        ws: &mut Workspace,
+        m: usize,
+        labels: &[u8],
+        cost: Cost,
+    ) {
+        if let Some(rows) = split_rows(net, ws, m, m.max(1), labels).first_mut() {
+            self.output_delta_rows(net, rows, cost);
         }
+    }
+
+    /// delta_{l-1} = (delta_l W_l) * act'(z_{l-1}) for the first `m` rows.
+    pub fn propagate_delta(&self, net: &Network, ws: &mut Workspace, m: usize, l: usize) {
+        if let Some(rows) = split_rows(net, ws, m, m.max(1), &[]).first_mut() {
+            self.propagate_rows(net, rows, l);
+        }
+    }
+
+    /// Forward then backward in one parallel region (one block of rows per thread goes through
+    /// both passes without waiting for the others).
+    pub fn forward_backward(
+        &self,
+        net: &Network,
+        ws: &mut Workspace,
+        m: usize,
+        labels: &[u8],
+        cost: Cost,
+    ) {
+        self.by_row_blocks(net, ws, m, labels, |e, rows| {
+            e.forward_rows(net, rows);
+            e.backward_rows(net, rows, cost);
+        });
+    }
+
+    /// Backward pass without updates: every layer's delta for the first `m` rows (blocks of rows
+    /// in parallel for large batches, bit-identical to one block).
+    pub fn backward(&self, net: &Network, ws: &mut Workspace, m: usize, labels: &[u8], cost: Cost) {
+        self.by_row_blocks(net, ws, m, labels, |e, rows| {
+            e.backward_rows(net, rows, cost)
+        });
     }
 
     /// Column sums of layer `l`'s delta over the first `m` rows (in row order, so the result
@@ -207,8 +338,7 @@ impl Engine {
         cost: Cost,
         out: &mut [Vec<f32>],
     ) {
-        self.forward(net, ws, m);
-        self.backward(net, ws, m, labels, cost);
+        self.forward_backward(net, ws, m, labels, cost);
         for (l, g) in out.iter_mut().enumerate().take(net.layers()) {
             self.bias_gradient(net, ws, m, l, 1.0 / m as f32, g);
         }
@@ -245,9 +375,9 @@ impl Engine {
     /// One step of the book's SGD on the first `m` rows of `ws.x` with `labels`:
     /// `W <- (1 - eta*lambda/n) W - (eta/m) sum dC/dW`, `b <- b - (eta/m) sum dC/db`.
     ///
-    /// Fused: after the forward pass, layers are visited top-down; each one first passes its
-    /// error down (with its old weights), then updates itself with one GEMM whose beta is the
-    /// decay factor, so no gradient buffer is written or read.
+    /// Fused: layers are visited top-down and each is updated with one GEMM whose beta is the
+    /// decay factor, so no gradient buffer is written or read; every error is computed with the
+    /// old weights (interleaved with the updates for small batches, all first for large ones).
     #[allow(clippy::too_many_arguments)]
     pub fn sgd_step(
         &self,
@@ -260,12 +390,20 @@ impl Engine {
         lambda: f32,
         n: usize,
     ) {
-        self.forward(net, ws, m);
-        self.output_delta(net, ws, m, labels, cost);
+        // Small batches interleave each layer's error propagation with its update (the data is
+        // still in cache); large ones compute every error first, in parallel blocks of rows.
+        // Either way every error uses the old weights, so the arithmetic is the same.
+        let fused = m < 2 * ROW_BLOCK_MIN;
+        if fused {
+            self.forward(net, ws, m);
+            self.output_delta(net, ws, m, labels, cost);
+        } else {
+            self.forward_backward(net, ws, m, labels, cost);
+        }
         let decay = 1.0 - eta * lambda / n as f32;
         let step = eta / m as f32;
         for l in (0..net.layers()).rev() {
-            if l > 0 {
+            if fused && l > 0 {
                 self.propagate_delta(net, ws, m, l);
             }
             let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);

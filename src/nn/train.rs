@@ -200,14 +200,20 @@ pub fn train(
     for epoch in 1..=cfg.epochs {
         shuffler.shuffle(&mut order);
         let t = Instant::now();
-        for chunk in order.chunks(cfg.batch) {
+        let batches: Vec<&[u32]> = order.chunks(cfg.batch).collect();
+        for (bi, chunk) in batches.iter().enumerate() {
             let m = engine.gather(
                 &mut ws,
                 &train.images,
                 width,
                 chunk.iter().map(|&i| i as usize),
             );
-            for (dst, &i) in labels.iter_mut().zip(chunk) {
+            // The next batch's images sit at random places in a 157 MB array: start fetching
+            // them now so the next gather does not wait on memory.
+            for &i in batches.get(bi + 1).copied().unwrap_or(&[]) {
+                crate::kernels::prefetch(train.image(i as usize));
+            }
+            for (dst, &i) in labels.iter_mut().zip(chunk.iter()) {
                 *dst = train.labels[i as usize];
             }
             engine.sgd_step(
