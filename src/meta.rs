@@ -36,7 +36,8 @@ impl Machine {
     }
 }
 
-/// The source tree's git revision (with `-dirty` when it has uncommitted changes), or "unknown".
+/// The source tree's git revision (with `-dirty` when sources outside results/ have uncommitted
+/// changes), or "unknown".
 pub fn git_revision() -> String {
     let dir = env!("CARGO_MANIFEST_DIR");
     let run = |args: &[&str]| {
