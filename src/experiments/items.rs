@@ -332,10 +332,30 @@ fn engine() -> Engine {
     }
 }
 
-fn fixed_batch(net: &Network, data: &Mnist, images: usize) -> Workspace {
-    let mut ws = Workspace::new(net, images);
+/// A fresh sigmoid-output network of `hidden` layers of 30 with the chapter's fixed batch (the
+/// first `images` training images) loaded, and buffers for its bias gradients.
+fn fresh(
+    data: &Mnist,
+    images: usize,
+    hidden: usize,
+    act: Activation,
+    init: Init,
+    seed: u64,
+) -> Result<(Network, Workspace, Vec<Vec<f32>>)> {
+    let net = Network::new(&hidden_sizes(hidden, 30), act, init, seed)?;
+    let mut ws = Workspace::new(&net, images);
     ws.x.copy_from_slice(&data.train.images[..images * net.inputs()]);
-    ws
+    let grads = gradient_buffers(&net);
+    Ok((net, ws, grads))
+}
+
+/// Trains with `cfg` and returns the per-epoch validation accuracies and the training seconds.
+fn train_run(cfg: &TrainConfig, data: &Mnist, e: &Engine) -> Result<(Vec<f64>, f64)> {
+    let (_, records) = train::train(cfg, data, e, || {}, |_| {})?;
+    Ok((
+        records.iter().map(|r| r.validation_accuracy).collect(),
+        records.iter().map(|r| r.train_seconds).sum(),
+    ))
 }
 
 /// Computes one item.
@@ -348,54 +368,37 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
             let mut cfg = TrainConfig::book(&hidden_sizes(hidden, 30));
             cfg.epochs = s.accuracy_epochs;
             cfg.seed = seed;
-            let (_, records) = train::train(&cfg, data, &e, || {}, |_| {})?;
+            let (validation, train_seconds) = train_run(&cfg, data, &e)?;
             ItemResult::Accuracy {
                 hidden,
                 seed,
-                validation: records.iter().map(|r| r.validation_accuracy).collect(),
-                train_seconds: records.iter().map(|r| r.train_seconds).sum(),
+                validation,
+                train_seconds,
             }
         }
         Item::InitialSpeed { hidden, seed } => {
-            let net = Network::new(
-                &hidden_sizes(hidden, 30),
-                Activation::Sigmoid,
-                Init::Default,
-                seed,
-            )?;
-            let mut ws = fixed_batch(&net, data, m);
-            let mut g = gradient_buffers(&net);
+            let (net, mut ws, mut g) =
+                fresh(data, m, hidden, Activation::Sigmoid, Init::Default, seed)?;
+            let speeds = hidden_layer_speeds(&e, &net, &mut ws, m, labels, &mut g);
             ItemResult::InitialSpeed {
                 hidden,
                 seed,
-                speeds: hidden_layer_speeds(&e, &net, &mut ws, m, labels, &mut g),
+                speeds,
             }
         }
         Item::Bars { seed } => {
-            let net = Network::new(
-                &hidden_sizes(2, 30),
-                Activation::Sigmoid,
-                Init::Default,
-                seed,
-            )?;
-            let mut ws = fixed_batch(&net, data, m);
-            let mut g = gradient_buffers(&net);
+            let (net, mut ws, mut g) = fresh(data, m, 2, Activation::Sigmoid, Init::Default, seed)?;
             e.mean_bias_gradients(&net, &mut ws, m, labels, Cost::CrossEntropy, &mut g);
+            let first_six = |v: &[f32]| v[..6].iter().map(|&x| x as f64).collect();
             ItemResult::Bars {
                 seed,
-                layer1: g[0][..6].iter().map(|&v| v as f64).collect(),
-                layer2: g[1][..6].iter().map(|&v| v as f64).collect(),
+                layer1: first_six(&g[0]),
+                layer2: first_six(&g[1]),
             }
         }
         Item::Curve { hidden, seed } => {
-            let mut net = Network::new(
-                &hidden_sizes(hidden, 30),
-                Activation::Sigmoid,
-                Init::Default,
-                seed,
-            )?;
-            let mut ws = fixed_batch(&net, data, m);
-            let mut g = gradient_buffers(&net);
+            let (mut net, mut ws, mut g) =
+                fresh(data, m, hidden, Activation::Sigmoid, Init::Default, seed)?;
             let mut speeds = Vec::with_capacity(s.curve_iterations);
             for _ in 0..s.curve_iterations {
                 speeds.push(hidden_layer_speeds(&e, &net, &mut ws, m, labels, &mut g));
@@ -422,11 +425,11 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
             cfg.init = Init::Large;
             cfg.epochs = s.better98_epochs;
             cfg.seed = seed;
-            let (_, records) = train::train(&cfg, data, &e, || {}, |_| {})?;
+            let (validation, train_seconds) = train_run(&cfg, data, &e)?;
             ItemResult::Better98 {
                 seed,
-                validation: records.iter().map(|r| r.validation_accuracy).collect(),
-                train_seconds: records.iter().map(|r| r.train_seconds).sum(),
+                validation,
+                train_seconds,
             }
         }
         Item::Sweep {
@@ -435,15 +438,14 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
             depth,
             seed,
         } => {
-            let net = Network::new(&hidden_sizes(depth, 30), act, init, seed)?;
-            let mut ws = fixed_batch(&net, data, m);
-            let mut g = gradient_buffers(&net);
+            let (net, mut ws, mut g) = fresh(data, m, depth, act, init, seed)?;
+            let speeds = hidden_layer_speeds(&e, &net, &mut ws, m, labels, &mut g);
             ItemResult::Sweep {
                 act,
                 init,
                 depth,
                 seed,
-                speeds: hidden_layer_speeds(&e, &net, &mut ws, m, labels, &mut g),
+                speeds,
             }
         }
     })

@@ -355,21 +355,36 @@ impl Engine {
         scale: f32,
         out: &mut [f32],
     ) {
-        let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
+        Self::input_t_delta(&self.gemm, &net.sizes, ws, m, l, scale, 0.0, out);
+    }
+
+    /// `out <- alpha * A_{l-1}^T delta_l + beta * out` over the first `m` rows: the weight
+    /// gradient (beta = 0) or the whole decayed SGD update of `W^T` (beta = decay).
+    #[allow(clippy::too_many_arguments)]
+    fn input_t_delta(
+        gemm: &Gemm,
+        sizes: &[usize],
+        ws: &Workspace,
+        m: usize,
+        l: usize,
+        alpha: f32,
+        beta: f32,
+        out: &mut [f32],
+    ) {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
         let input: &[f32] = if l == 0 {
             &ws.x[..m * n_in]
         } else {
             &ws.a[l - 1][..m * n_in]
         };
-        self.gemm
-            .gemm(
-                scale,
-                MatRef::row_major(input, m, n_in).expect(SHAPES_AGREE).t(),
-                MatRef::row_major(&ws.delta[l][..m * n_out], m, n_out).expect(SHAPES_AGREE),
-                0.0,
-                MatMut::row_major(out, n_in, n_out).expect(SHAPES_AGREE),
-            )
-            .expect(SHAPES_AGREE);
+        gemm.gemm(
+            alpha,
+            MatRef::row_major(input, m, n_in).expect(SHAPES_AGREE).t(),
+            MatRef::row_major(&ws.delta[l][..m * n_out], m, n_out).expect(SHAPES_AGREE),
+            beta,
+            MatMut::row_major(out, n_in, n_out).expect(SHAPES_AGREE),
+        )
+        .expect(SHAPES_AGREE);
     }
 
     /// One step of the book's SGD on the first `m` rows of `ws.x` with `labels`:
@@ -406,21 +421,17 @@ impl Engine {
             if fused && l > 0 {
                 self.propagate_delta(net, ws, m, l);
             }
-            let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
-            let input: &[f32] = if l == 0 {
-                &ws.x[..m * n_in]
-            } else {
-                &ws.a[l - 1][..m * n_in]
-            };
-            self.gemm
-                .gemm(
-                    -step,
-                    MatRef::row_major(input, m, n_in).expect(SHAPES_AGREE).t(),
-                    MatRef::row_major(&ws.delta[l][..m * n_out], m, n_out).expect(SHAPES_AGREE),
-                    decay,
-                    MatMut::row_major(&mut net.weights_t[l], n_in, n_out).expect(SHAPES_AGREE),
-                )
-                .expect(SHAPES_AGREE);
+            let n_out = net.sizes[l + 1];
+            Self::input_t_delta(
+                &self.gemm,
+                &net.sizes,
+                ws,
+                m,
+                l,
+                -step,
+                decay,
+                &mut net.weights_t[l],
+            );
             let mut sum = std::mem::take(&mut ws.scratch);
             self.bias_gradient(net, ws, m, l, 1.0, &mut sum[..n_out]);
             for (bv, &g) in net.biases[l].iter_mut().zip(&sum) {
