@@ -50,8 +50,9 @@ struct PerfGateArgs {
     /// Rewrite the baseline from a fresh measurement (thresholds = measured x (1 - margin)).
     #[arg(long)]
     update: bool,
-    /// Margin below the measured ratios for --update.
-    #[arg(long, default_value_t = 0.3)]
+    /// Margin below the measured ratios for --update (wide enough for a noisy shared machine;
+    /// the instruction counts are the precise check).
+    #[arg(long, default_value_t = 0.35)]
     margin: f64,
     /// Skip the callgrind instruction counts.
     #[arg(long)]

@@ -23,6 +23,37 @@ pub const PACK_A_MIN_COLS: usize = 64;
 /// with so few A strips, packing B would cost as much as the product itself.
 pub const PACK_B_MIN_ROWS: usize = 4 * MR;
 
+/// Leading rows (counted from global row `pc`) of an in-place B panel starting at column `col`
+/// that can be read `nr` floats wide without leaving B (`k x n`, unit column stride, row stride
+/// `rs`): the over-read past column `n - 1` must land inside a later row.
+fn b_rows_readable_full(k: usize, n: usize, rs: isize, pc: usize, col: usize, nr: usize) -> usize {
+    let over = (col + nr).saturating_sub(n);
+    if over == 0 {
+        return k - pc;
+    }
+    if rs <= 0 {
+        return 0;
+    }
+    // Global row g is safe when (k - 1 - g) * rs >= over.
+    let skip = over.div_ceil(rs as usize);
+    k.saturating_sub(skip).saturating_sub(pc)
+}
+
+/// Whether C row `row` (and every earlier row of a tile) can be read `nr` wide from column `col`
+/// without leaving C (`m x n`): unit column stride and the over-read inside a later row.
+fn c_row_readable_full(
+    m: usize,
+    n: usize,
+    rsc: isize,
+    csc: isize,
+    row: usize,
+    col: usize,
+    nr: usize,
+) -> bool {
+    let over = (col + nr).saturating_sub(n);
+    over == 0 || (csc == 1 && rsc > 0 && (m - 1 - row).saturating_mul(rsc as usize) >= over)
+}
+
 /// One GEMM call: C (m x n) <- alpha * A (m x k) * B (k x n) + beta * C.
 #[derive(Clone, Copy, Debug)]
 pub struct Problem {
@@ -36,6 +67,9 @@ pub struct Problem {
     pub csc: isize,
     pub alpha: f32,
     pub beta: f32,
+    /// Whether this call's thread owns every row of C in full (so reading past a row's last
+    /// column, into the next row, cannot race with another thread). False for column slabs.
+    pub c_rows_exclusive: bool,
 }
 
 impl Problem {
@@ -60,6 +94,7 @@ impl Problem {
             csc: self.rsc,
             alpha: self.alpha,
             beta: self.beta,
+            c_rows_exclusive: self.c_rows_exclusive,
         }
     }
 
@@ -76,10 +111,11 @@ impl Problem {
         }
     }
 
-    /// Columns `c0..c1` of C and B.
+    /// Columns `c0..c1` of C and B (another thread owns the rest of each row).
     fn cols(self, c0: usize, c1: usize) -> Problem {
         Problem {
             n: c1 - c0,
+            c_rows_exclusive: false,
             b: Strided {
                 ptr: self.b.ptr.wrapping_offset(c0 as isize * self.b.cs),
                 ..self.b
@@ -226,11 +262,12 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 unsafe { pack_b(kb, nb - packed_from, rest, bpk, nr) };
             }
             let bpk: &[f32] = bpk;
-            let b_panel = |jr: usize| -> (*const f32, isize, bool) {
+            let b_panel = |jr: usize| -> (*const f32, isize, usize) {
                 if jr < packed_from {
-                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, jr + nr <= nb)
+                    let rows = b_rows_readable_full(p.k, p.n, p.b.rs, pc, jc + jr, nr).min(kb);
+                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, rows)
                 } else {
-                    (bpk[(jr - packed_from) * kb..].as_ptr(), nr as isize, true)
+                    (bpk[(jr - packed_from) * kb..].as_ptr(), nr as isize, kb)
                 }
             };
 
@@ -265,6 +302,16 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         b,
                         rsb,
                         b_full_rows,
+                        c_full_rows: p.c_rows_exclusive
+                            && c_row_readable_full(
+                                p.m,
+                                p.n,
+                                p.rsc,
+                                p.csc,
+                                ic + ir + MR.min(mb - ir) - 1,
+                                jc + jr,
+                                nr,
+                            ),
                         cols: nr.min(nb - jr),
                         c: c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc),
                         rsc: p.rsc,

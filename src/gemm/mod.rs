@@ -130,6 +130,7 @@ impl Gemm {
             csc,
             alpha,
             beta,
+            c_rows_exclusive: true,
         };
         // SAFETY: forwarded from the caller.
         unsafe { driver::run(&self.plan, p) }

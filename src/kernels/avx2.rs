@@ -19,7 +19,7 @@ pub unsafe fn gemm_tile(t: &Tile) {
     // SAFETY (all arms): forwarded contract; the packed arm's strides are the constants the
     // specialisation assumes, and ragged in-place B rows are only read through masks.
     unsafe {
-        if !t.b_full_rows {
+        if t.b_full_rows < t.k {
             tile_impl::<false, true>(t)
         } else if t.rsa == 1 && t.csa == MR as isize && t.rsb == NR as isize {
             tile_impl::<true, false>(t)
@@ -66,11 +66,12 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         (zero, zero, zero, zero, zero, zero);
 
     let mut off = 0isize;
-    for _ in 0..t.k {
-        // SAFETY: row p of the B strip holds NR = 16 readable floats; A rows a0..a5 are valid
-        // rows of the strip and `off = p*csa` with p < k (contract).
+    for p in 0..t.k {
+        // SAFETY: row p of the B strip holds 16 readable floats when p < b_full_rows, else
+        // `cols` read through masks; A rows a0..a5 are valid rows of the strip and
+        // `off = p*csa` with p < k (contract).
         unsafe {
-            let (b0, b1) = if MASK_B {
+            let (b0, b1) = if MASK_B && p >= t.b_full_rows {
                 // Masked-off lanes are not read, so a ragged row at the end of B is safe.
                 (
                     _mm256_maskload_ps(b, mlo),
@@ -131,20 +132,52 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         return;
     }
     if t.csc == 1 {
-        // Edge tile, contiguous rows: masked loads and stores touch only the `cols` live cells.
+        // Edge tile, contiguous rows. All C rows are loaded before any is stored (a ragged row's
+        // store shares a cache line with the next row's start: loading that row afterwards
+        // would stall on store-to-load forwarding). Masked stores touch only live cells.
         let beta = _mm256_set1_ps(t.beta);
-        for (i, [lo, hi]) in acc.into_iter().enumerate().take(t.rows) {
+        let mut old = [[_mm256_setzero_ps(); 2]; MR];
+        if t.beta != 0.0 {
+            for (i, o) in old.iter_mut().enumerate().take(t.rows) {
+                let c = t.c.wrapping_offset(i as isize * t.rsc);
+                // SAFETY: row i < rows of the C tile: plain loads where the row may be read 16
+                // wide (c_full_rows), else masked loads of the live cells only.
+                unsafe {
+                    *o = if t.c_full_rows {
+                        [_mm256_loadu_ps(c), _mm256_loadu_ps(c.add(8))]
+                    } else {
+                        [
+                            _mm256_maskload_ps(c, mlo),
+                            _mm256_maskload_ps(c.wrapping_add(8), mhi),
+                        ]
+                    };
+                }
+            }
+        }
+        for (i, ([lo, hi], [olo, ohi])) in acc.into_iter().zip(old).enumerate().take(t.rows) {
             let c = t.c.wrapping_offset(i as isize * t.rsc);
             let mut lo = _mm256_mul_ps(alpha, lo);
             let mut hi = _mm256_mul_ps(alpha, hi);
-            // SAFETY: row i < rows of the C tile; masked lanes are exactly the cells j < cols.
+            if t.beta != 0.0 {
+                lo = _mm256_fmadd_ps(beta, olo, lo);
+                hi = _mm256_fmadd_ps(beta, ohi, hi);
+            }
+            // SAFETY: row i < rows of the C tile. With beta != 0 and c_full_rows the whole 16-wide
+            // row was loaded above and is written back with the dead lanes' own values (the
+            // memory is this thread's, rows are stored in order so a later row's store wins, and
+            // vmaskmovps stores are slow on AMD); otherwise masked lanes are exactly the cells
+            // j < cols.
             unsafe {
-                if t.beta != 0.0 {
-                    lo = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, mlo), lo);
-                    hi = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c.wrapping_add(8), mhi), hi);
+                if t.beta != 0.0 && t.c_full_rows {
+                    _mm256_storeu_ps(c, _mm256_blendv_ps(olo, lo, _mm256_castsi256_ps(mlo)));
+                    _mm256_storeu_ps(
+                        c.add(8),
+                        _mm256_blendv_ps(ohi, hi, _mm256_castsi256_ps(mhi)),
+                    );
+                } else {
+                    _mm256_maskstore_ps(c, mlo, lo);
+                    _mm256_maskstore_ps(c.wrapping_add(8), mhi, hi);
                 }
-                _mm256_maskstore_ps(c, mlo, lo);
-                _mm256_maskstore_ps(c.wrapping_add(8), mhi, hi);
             }
         }
         return;

@@ -23,7 +23,7 @@ pub unsafe fn gemm_tile(t: &Tile) {
     // SAFETY (all arms): forwarded contract; the packed arm's strides are the constants the
     // specialisation assumes, and ragged in-place B rows are only read through masks.
     unsafe {
-        if !t.b_full_rows {
+        if t.b_full_rows < t.k {
             tile_impl::<false, true>(t)
         } else if t.rsa == 1 && t.csa == MR as isize && t.rsb == NR as isize {
             tile_impl::<true, false>(t)
@@ -66,11 +66,12 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) =
         (zero, zero, zero, zero, zero, zero);
     let mut off = 0isize;
-    for _ in 0..t.k {
-        // SAFETY: row p of the B strip holds 32 readable floats, or `cols` read through masks;
-        // A rows a0..a5 are valid rows of the strip and `off = p*csa` with p < k (contract).
+    for p in 0..t.k {
+        // SAFETY: row p of the B strip holds 32 readable floats when p < b_full_rows, else
+        // `cols` read through masks; A rows a0..a5 are valid rows of the strip and
+        // `off = p*csa` with p < k (contract).
         unsafe {
-            let (b0, b1) = if MASK_B {
+            let (b0, b1) = if MASK_B && p >= t.b_full_rows {
                 (
                     _mm512_maskz_loadu_ps(mlo, b),
                     _mm512_maskz_loadu_ps(mhi, b.wrapping_add(16)),
@@ -111,30 +112,41 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         [c50, c51],
     ];
     if t.csc == 1 {
-        // Contiguous rows: full or masked vector accesses touch exactly the live cells.
-        for (i, [lo, hi]) in acc.into_iter().enumerate().take(t.rows) {
-            let c = t.c.wrapping_offset(i as isize * t.rsc);
-            let mut lo = _mm512_mul_ps(alpha, lo);
-            let mut hi = _mm512_mul_ps(alpha, hi);
-            // SAFETY: row i < rows of the C tile; the masks select exactly the cells j < cols
-            // (a half whose mask is full is accessed without one: masked loads are slow on Zen 4).
-            unsafe {
-                if t.beta != 0.0 {
-                    let clo = if mlo == u16::MAX {
+        // Contiguous rows. Every C row of the tile is loaded before any is stored: a ragged
+        // row's store shares a cache line with the next row's start, and loading that row after
+        // the store would stall on store-to-load forwarding.
+        let mut old = [[_mm512_setzero_ps(); 2]; MR];
+        if t.beta != 0.0 {
+            for (i, o) in old.iter_mut().enumerate().take(t.rows) {
+                let c = t.c.wrapping_offset(i as isize * t.rsc);
+                // SAFETY: row i < rows of the C tile. Plain loads where the row may be read 32
+                // wide (c_full_rows) or the half is full; otherwise only live cells are read.
+                unsafe {
+                    o[0] = if mlo == u16::MAX || t.c_full_rows {
                         _mm512_loadu_ps(c)
                     } else {
                         _mm512_maskz_loadu_ps(mlo, c)
                     };
-                    lo = _mm512_fmadd_ps(beta, clo, lo);
                     if mhi != 0 {
-                        let chi = if mhi == u16::MAX {
+                        o[1] = if mhi == u16::MAX || t.c_full_rows {
                             _mm512_loadu_ps(c.add(16))
                         } else {
                             _mm512_maskz_loadu_ps(mhi, c.wrapping_add(16))
                         };
-                        hi = _mm512_fmadd_ps(beta, chi, hi);
                     }
                 }
+            }
+        }
+        for (i, ([lo, hi], [olo, ohi])) in acc.into_iter().zip(old).enumerate().take(t.rows) {
+            let c = t.c.wrapping_offset(i as isize * t.rsc);
+            let mut lo = _mm512_mul_ps(alpha, lo);
+            let mut hi = _mm512_mul_ps(alpha, hi);
+            if t.beta != 0.0 {
+                lo = _mm512_fmadd_ps(beta, olo, lo);
+                hi = _mm512_fmadd_ps(beta, ohi, hi);
+            }
+            // SAFETY: row i < rows of the C tile; the masks select exactly the cells j < cols.
+            unsafe {
                 if mlo == u16::MAX {
                     _mm512_storeu_ps(c, lo);
                 } else {

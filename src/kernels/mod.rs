@@ -6,11 +6,15 @@
 //! shared; `nr` is the kernel's: 16 for scalar and AVX2, 32 for AVX-512): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
 //! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
 //!   rows `rows..MR` are never read (the kernel repeats the last valid row instead);
-//! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `nr` of them readable when
-//!   `b_full_rows` (a zero-padded packed panel, or a full panel in place), else only the first
-//!   `cols` (a ragged panel used in place; the kernel must not read past them);
+//! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `nr` of them readable for
+//!   `p < b_full_rows` (all rows of a zero-padded packed panel or of a full panel in place; for a
+//!   ragged panel in place, the rows whose over-read still lands inside B), else only the first
+//!   `cols` (the kernel must not read past them); values read past `cols` only reach lanes that
+//!   are never stored;
 //! - `C` cell `(i, j)` is at `c + i*rsc + j*csc`; only cells with `i < rows`, `j < cols` are
-//!   touched; when `beta == 0` C is never read, so NaN or garbage there cannot leak;
+//!   written; with `c_full_rows` (unit column stride, and memory owned by this call's thread up
+//!   to `nr` floats from each row start) rows may be *read* `nr` wide, else only live cells are;
+//!   when `beta == 0` C is never read, so NaN or garbage there cannot leak;
 //! - the result of each cell is `alpha*acc + beta*c` with the family's own rounding (fused on
 //!   AVX2, unfused on scalar), the same for full and edge tiles, so where a tile boundary falls
 //!   (which depends on how work is split between threads) never changes a result bit.
@@ -45,8 +49,10 @@ pub struct Tile {
     pub rows: usize,
     pub b: *const f32,
     pub rsb: isize,
-    /// Whether every B row holds `nr` readable floats (else only `cols`).
-    pub b_full_rows: bool,
+    /// Leading B rows that hold `nr` readable floats (the rest only `cols`).
+    pub b_full_rows: usize,
+    /// Whether each C row may be read `nr` floats wide (see the contract).
+    pub c_full_rows: bool,
     pub cols: usize,
     pub c: *mut f32,
     pub rsc: isize,

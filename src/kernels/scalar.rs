@@ -16,7 +16,7 @@ pub unsafe fn gemm_tile(t: &Tile) {
     let mut padded = [0.0f32; NR];
     for p in 0..t.k {
         let row = t.b.wrapping_offset(p as isize * t.rsb);
-        let brow: &[f32; NR] = if t.b_full_rows {
+        let brow: &[f32; NR] = if p < t.b_full_rows {
             // SAFETY: row p of the B strip holds NR readable floats (contract).
             unsafe { &*(row as *const [f32; NR]) }
         } else {
