@@ -141,7 +141,7 @@ fn pipeline_writes_every_output_with_the_expected_schema() {
         "machine",
         "plan",
         "seeds",
-        "wall_seconds_per_part",
+        "item_seconds_per_part",
         "total_wall_seconds",
     ] {
         assert!(meta.get(k).is_some(), "meta.json lacks {k}");

@@ -73,7 +73,7 @@ pub fn publish(
             s.dedup();
             s
         },
-        wall_seconds_per_part: part_seconds(plan, items, &secs),
+        item_seconds_per_part: part_seconds(plan, items, &secs),
         total_wall_seconds: total_wall,
         shards,
     };

@@ -281,7 +281,7 @@ pub struct Meta {
     pub machine: Machine,
     pub plan: Plan,
     pub seeds: Vec<u64>,
-    pub wall_seconds_per_part: Vec<(String, f64)>,
+    pub item_seconds_per_part: Vec<(String, f64)>,
     pub total_wall_seconds: f64,
     pub shards: Option<usize>,
 }
@@ -629,8 +629,9 @@ pub fn markdown(s: &Summary, meta: &Meta) -> String {
         );
     }
     let _ = writeln!(md, "## Run\n");
-    let _ = writeln!(md, "| part | wall seconds |\n|---|---|");
-    for (p, t) in &meta.wall_seconds_per_part {
+    let _ = writeln!(md, "Whole run: {:.1} s of wall time. Seconds per part, summed over its work items (items of all parts run interleaved on every thread):\n", meta.total_wall_seconds);
+    let _ = writeln!(md, "| part | item seconds |\n|---|---|");
+    for (p, t) in &meta.item_seconds_per_part {
         let _ = writeln!(md, "| {p} | {t:.1} |");
     }
     let _ = writeln!(md, "\nData and plots: `chapter5/*.json`, `chapter5/*.svg`; run metadata in `chapter5/meta.json`.");
