@@ -46,6 +46,9 @@ const FILES: [(&str, u32, usize); 4] = [
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub images: Vec<f32>,
+    /// The same images as the file's bytes (`images[i] == pixels[i] as f32 / 256` exactly): a
+    /// quarter of the memory traffic when mini-batches gather random rows.
+    pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
 }
 
@@ -67,12 +70,14 @@ impl Dataset {
         let n = n.min(self.len());
         Dataset {
             images: self.images[..n * PIXELS].to_vec(),
+            pixels: self.pixels[..n * PIXELS].to_vec(),
             labels: self.labels[..n].to_vec(),
         }
     }
     fn from_bytes(images: &[u8], labels: Vec<u8>) -> Dataset {
         Dataset {
             images: images.iter().map(|&b| b as f32 / 256.0).collect(),
+            pixels: images.to_vec(),
             labels,
         }
     }

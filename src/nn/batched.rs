@@ -143,6 +143,25 @@ impl Engine {
         m
     }
 
+    /// Like [`Engine::gather`] from byte pixels, scaled by 1/256 on the way (exact in f32, so
+    /// the values equal the dataset's f32 images bit for bit).
+    pub fn gather_pixels(
+        &self,
+        ws: &mut Workspace,
+        pixels: &[u8],
+        width: usize,
+        idx: impl IntoIterator<Item = usize>,
+    ) -> usize {
+        let mut m = 0;
+        for (dst, i) in ws.x.chunks_exact_mut(width).zip(idx) {
+            for (d, &b) in dst.iter_mut().zip(&pixels[i * width..(i + 1) * width]) {
+                *d = b as f32 * (1.0 / 256.0);
+            }
+            m += 1;
+        }
+        m
+    }
+
     /// Forward pass over the first `m` rows of `ws.x`: fills `a` and `d` of every layer.
     ///
     /// Large batches are cut into blocks of rows processed in parallel. Rows are independent in
