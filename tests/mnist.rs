@@ -201,7 +201,11 @@ fn byte_pixels_gather_to_the_same_floats() {
     use vanishing::nn::{Activation, Init, Network};
     let m = mnist::load(&shipped()).unwrap();
     let d = m.train.head(500);
-    assert!(d.pixels.iter().zip(&d.images).all(|(&b, &f)| (b as f32 / 256.0).to_bits() == f.to_bits()));
+    assert!(d
+        .pixels
+        .iter()
+        .zip(&d.images)
+        .all(|(&b, &f)| (b as f32 / 256.0).to_bits() == f.to_bits()));
     let net = Network::new(&[784, 5, 10], Activation::Sigmoid, Init::Default, 1).unwrap();
     let e = Engine::new();
     let idx = [499usize, 3, 250, 7, 0, 41];
@@ -209,5 +213,9 @@ fn byte_pixels_gather_to_the_same_floats() {
     let mut b = Workspace::new(&net, idx.len());
     assert_eq!(e.gather(&mut a, &d.images, 784, idx), idx.len());
     assert_eq!(e.gather_pixels(&mut b, &d.pixels, 784, idx), idx.len());
-    assert!(a.x.iter().zip(&b.x).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(a
+        .x
+        .iter()
+        .zip(&b.x)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
 }
