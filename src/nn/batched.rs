@@ -101,6 +101,24 @@ fn split_rows<'a>(
         .collect()
 }
 
+/// Copies rows `idx` of `src` (`width` values each) into `ws.x`, converting each value.
+fn gather_rows<T: Copy>(
+    ws: &mut Workspace,
+    src: &[T],
+    width: usize,
+    idx: impl IntoIterator<Item = usize>,
+    convert: impl Fn(T) -> f32,
+) -> usize {
+    let mut m = 0;
+    for (dst, i) in ws.x.chunks_exact_mut(width).zip(idx) {
+        for (d, &v) in dst.iter_mut().zip(&src[i * width..(i + 1) * width]) {
+            *d = convert(v);
+        }
+        m += 1;
+    }
+    m
+}
+
 /// The kernels the engine runs on.
 #[derive(Clone, Copy)]
 pub struct Engine {
@@ -127,7 +145,8 @@ impl Engine {
         }
     }
 
-    /// Copies the rows `idx` of `images` (`sizes[0]` values each) into the input buffer.
+    /// Copies the rows `idx` of `images` (`width` values each) into the input buffer; returns
+    /// the number of rows gathered (at most the workspace's capacity).
     pub fn gather(
         &self,
         ws: &mut Workspace,
@@ -135,12 +154,7 @@ impl Engine {
         width: usize,
         idx: impl IntoIterator<Item = usize>,
     ) -> usize {
-        let mut m = 0;
-        for (dst, i) in ws.x.chunks_exact_mut(width).zip(idx) {
-            dst.copy_from_slice(&images[i * width..(i + 1) * width]);
-            m += 1;
-        }
-        m
+        gather_rows(ws, images, width, idx, |v| v)
     }
 
     /// Like [`Engine::gather`] from byte pixels, scaled by 1/256 on the way (exact in f32, so
@@ -152,14 +166,7 @@ impl Engine {
         width: usize,
         idx: impl IntoIterator<Item = usize>,
     ) -> usize {
-        let mut m = 0;
-        for (dst, i) in ws.x.chunks_exact_mut(width).zip(idx) {
-            for (d, &b) in dst.iter_mut().zip(&pixels[i * width..(i + 1) * width]) {
-                *d = b as f32 * (1.0 / 256.0);
-            }
-            m += 1;
-        }
-        m
+        gather_rows(ws, pixels, width, idx, |b| b as f32 * (1.0 / 256.0))
     }
 
     /// Forward pass over the first `m` rows of `ws.x`: fills `a` and `d` of every layer.
