@@ -119,6 +119,20 @@ fn gather_rows<T: Copy>(
     m
 }
 
+/// `out[j] = scale * sum_i x[i*n + j]` over the first `m` rows, summed in row order (so the
+/// result does not depend on threads).
+fn column_sums(x: &[f32], m: usize, n: usize, scale: f32, out: &mut [f32]) {
+    out.fill(0.0);
+    for row in x[..m * n].chunks_exact(n) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    for o in out.iter_mut() {
+        *o *= scale;
+    }
+}
+
 /// The kernels the engine runs on.
 #[derive(Clone, Copy)]
 pub struct Engine {
@@ -190,7 +204,7 @@ impl Engine {
         f: impl Fn(&Engine, &mut Rows) + Sync,
     ) {
         let threads = self.gemm.thread_cap().min(rayon::current_num_threads());
-        if threads <= 1 || m < 2 * ROW_BLOCK_MIN {
+        if !self.parallel_rows(m) {
             let mut blocks = split_rows(net, ws, m, m.max(1), labels);
             if let Some(rows) = blocks.first_mut() {
                 f(self, rows);
@@ -341,16 +355,7 @@ impl Engine {
         scale: f32,
         out: &mut [f32],
     ) {
-        let n = net.sizes[l + 1];
-        out.fill(0.0);
-        for row in ws.delta[l][..m * n].chunks_exact(n) {
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o += v;
-            }
-        }
-        for o in out.iter_mut() {
-            *o *= scale;
-        }
+        column_sums(&ws.delta[l], m, net.sizes[l + 1], scale, out);
     }
 
     /// Chapter 5's measurement pass: forward and delta propagation over the first `m` rows, then
@@ -365,9 +370,27 @@ impl Engine {
         out: &mut [Vec<f32>],
     ) {
         self.forward_backward(net, ws, m, labels, cost);
-        for (l, g) in out.iter_mut().enumerate().take(net.layers()) {
-            self.bias_gradient(net, ws, m, l, 1.0 / m as f32, g);
+        let ws: &Workspace = ws;
+        let layer =
+            |(l, g): (usize, &mut Vec<f32>)| self.bias_gradient(net, ws, m, l, 1.0 / m as f32, g);
+        if self.parallel_rows(m) {
+            // Each layer's sums stay in row order on one thread: the same bits as serially.
+            use rayon::prelude::*;
+            out.par_iter_mut()
+                .take(net.layers())
+                .enumerate()
+                .for_each(layer);
+        } else {
+            out.iter_mut()
+                .take(net.layers())
+                .enumerate()
+                .for_each(layer);
         }
+    }
+
+    /// Whether a batch of `m` rows is processed in parallel blocks (see [`ROW_BLOCK_MIN`]).
+    fn parallel_rows(&self, m: usize) -> bool {
+        self.gemm.thread_cap().min(rayon::current_num_threads()) > 1 && m >= 2 * ROW_BLOCK_MIN
     }
 
     /// `out = scale * A_{l-1}^T delta_l` (the W^T-shaped weight gradient summed over the first
@@ -459,7 +482,7 @@ impl Engine {
                 &mut net.weights_t[l],
             );
             let mut sum = std::mem::take(&mut ws.scratch);
-            self.bias_gradient(net, ws, m, l, 1.0, &mut sum[..n_out]);
+            column_sums(&ws.delta[l], m, n_out, 1.0, &mut sum[..n_out]);
             for (bv, &g) in net.biases[l].iter_mut().zip(&sum) {
                 *bv -= step * g;
             }
