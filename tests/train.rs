@@ -246,3 +246,35 @@ fn rejects_bad_architectures() {
     assert!(Network::new(&[784], Activation::Sigmoid, Init::Default, 1).is_err());
     assert!(Network::new(&[784, 0, 10], Activation::Sigmoid, Init::Default, 1).is_err());
 }
+
+#[test]
+fn full_batch_bias_gradients_bit_identical_across_threads() {
+    let sizes = [784, 30, 30, 30, 10];
+    let (x, y) = batch(9, 1000, 784, 10);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let e = Engine::new();
+            let net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 2).unwrap();
+            let mut ws = Workspace::new(&net, 1000);
+            ws.x.copy_from_slice(&x);
+            let mut g: Vec<Vec<f32>> = sizes[1..].iter().map(|&n| vec![0.0; n]).collect();
+            e.mean_bias_gradients(&net, &mut ws, 1000, &y, Cost::CrossEntropy, &mut g);
+            g
+        })
+    };
+    let one = run(1);
+    for t in [2, 3] {
+        let other = run(t);
+        assert!(
+            one.iter()
+                .flatten()
+                .zip(other.iter().flatten())
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{t} threads differ"
+        );
+    }
+}
