@@ -51,6 +51,53 @@ fn bench_sigmoid(c: &mut Criterion) {
     group.finish();
 }
 
+/// The fused layer epilogue as a slice pass after the GEMM, against the GEMM alone: the
+/// difference is the most an epilogue inside the GEMM's C tiles could save.
+fn bench_epilogue(c: &mut Criterion) {
+    use vanishing::activation::Activation;
+    use vanishing::gemm::{Gemm, MatMut, MatRef};
+    let mut group = c.benchmark_group("epilogue");
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1000))
+        .sample_size(20);
+    let g = Gemm::new().threads(1);
+    let k = ActivationKernels::new();
+    for (m, kk, n) in EPILOGUE_SHAPES {
+        let a = inputs(m * kk);
+        let w: Vec<f32> = inputs(kk * n).iter().map(|v| v * 0.01).collect();
+        let bias = inputs(n);
+        let mut z = vec![0.0f32; m * n];
+        let mut d = vec![0.0f32; m * n];
+        let label = format!("{m}x{kk}x{n}");
+        let mut gemm = |z: &mut [f32]| {
+            g.gemm(
+                1.0,
+                MatRef::row_major(&a, m, kk).unwrap(),
+                MatRef::row_major(&w, kk, n).unwrap(),
+                0.0,
+                MatMut::row_major(z, m, n).unwrap(),
+            )
+            .unwrap()
+        };
+        group.bench_function(BenchmarkId::new("gemm-only", &label), |b| {
+            b.iter(|| gemm(&mut z))
+        });
+        group.bench_function(BenchmarkId::new("gemm+bias-sigmoid-pass", &label), |b| {
+            b.iter(|| {
+                gemm(&mut z);
+                k.bias_activation(Activation::Sigmoid, &mut z, &bias, &mut d)
+                    .unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Layer shapes of the trainer: batch x inputs x outputs.
+const EPILOGUE_SHAPES: [(usize, usize, usize); 3] =
+    [(10, 784, 30), (10, 784, 100), (1000, 784, 30)];
+
 fn summary() {
     if !support::full_run() {
         return;
@@ -83,10 +130,26 @@ fn summary() {
             );
         }
     }
+    md += "\n## Fused epilogue: slice pass after the GEMM vs the GEMM alone (one thread)\n\nThe difference is the most that moving the bias + sigmoid + derivative pass into the GEMM's C tiles could save.\n\n| layer (batch x in x out) | GEMM alone (us) | GEMM + slice pass (us) | pass share |\n|---|---|---|---|\n";
+    for (m, kk, n) in EPILOGUE_SHAPES {
+        let label = format!("{m}x{kk}x{n}");
+        let us =
+            |id: &str| support::median_seconds(&format!("epilogue/{id}/{label}")).map(|s| s * 1e6);
+        let (g, f) = (us("gemm-only"), us("gemm+bias-sigmoid-pass"));
+        let share = match (g, f) {
+            (Some(g), Some(f)) => format!("{:.1} %", 100.0 * (f - g) / f),
+            _ => "-".into(),
+        };
+        md += &format!(
+            "| {label} | {} | {} | {share} |\n",
+            g.map_or("-".into(), |v| format!("{v:.2}")),
+            f.map_or("-".into(), |v| format!("{v:.2}"))
+        );
+    }
     support::write_result("bench-sigmoid.md", &md);
 }
 
-criterion_group!(benches, bench_sigmoid);
+criterion_group!(benches, bench_sigmoid, bench_epilogue);
 
 fn main() {
     benches();
