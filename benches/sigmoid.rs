@@ -70,7 +70,7 @@ fn bench_epilogue(c: &mut Criterion) {
         let mut z = vec![0.0f32; m * n];
         let mut d = vec![0.0f32; m * n];
         let label = format!("{m}x{kk}x{n}");
-        let mut gemm = |z: &mut [f32]| {
+        let gemm = |z: &mut [f32]| {
             g.gemm(
                 1.0,
                 MatRef::row_major(&a, m, kk).unwrap(),
