@@ -24,14 +24,16 @@ pub const PACK_A_MIN_COLS: usize = 64;
 pub const PACK_B_MIN_ROWS: usize = 4 * MR;
 
 /// Leading rows (counted from global row `pc`) of an in-place B panel starting at column `col`
-/// that can be read `nr` floats wide without leaving B (`k x n`, unit column stride, row stride
-/// `rs`): the over-read past column `n - 1` must land inside a later row.
+/// that can be read `nr` floats wide without leaving B's cells (`k x n`, unit column stride, row
+/// stride `rs`): rows must be back to back (`rs == n`, so the over-read past column `n - 1` reads
+/// cells of the next row, never memory between rows that the caller may be using) and the
+/// over-read must end inside B.
 fn b_rows_readable_full(k: usize, n: usize, rs: isize, pc: usize, col: usize, nr: usize) -> usize {
     let over = (col + nr).saturating_sub(n);
     if over == 0 {
         return k - pc;
     }
-    if rs <= 0 {
+    if rs <= 0 || rs as usize != n {
         return 0;
     }
     // Global row g is safe when (k - 1 - g) * rs >= over.
@@ -39,8 +41,10 @@ fn b_rows_readable_full(k: usize, n: usize, rs: isize, pc: usize, col: usize, nr
     k.saturating_sub(skip).saturating_sub(pc)
 }
 
-/// Whether C row `row` (and every earlier row of a tile) can be read `nr` wide from column `col`
-/// without leaving C (`m x n`): unit column stride and the over-read inside a later row.
+/// Whether C row `row` (and every earlier row of a tile) can be read (and, with the values just
+/// read, written) `nr` wide from column `col` without touching anything but cells of C (`m x n`):
+/// unit column stride, rows back to back (`rsc == n`, so nothing between rows is touched) and
+/// the excess inside a later row.
 fn c_row_readable_full(
     m: usize,
     n: usize,
@@ -51,7 +55,11 @@ fn c_row_readable_full(
     nr: usize,
 ) -> bool {
     let over = (col + nr).saturating_sub(n);
-    over == 0 || (csc == 1 && rsc > 0 && (m - 1 - row).saturating_mul(rsc as usize) >= over)
+    over == 0
+        || (csc == 1
+            && rsc > 0
+            && rsc as usize == n
+            && (m - 1 - row).saturating_mul(rsc as usize) >= over)
 }
 
 /// One GEMM call: C (m x n) <- alpha * A (m x k) * B (k x n) + beta * C.
