@@ -504,12 +504,8 @@ fn bit_identical_for_one_two_three_threads() {
             let b = random_vec(&mut r, k * n);
             let c0 = random_vec(&mut r, m * n);
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
                 let mut c = c0.clone();
-                pool.install(|| {
+                common::with_threads(threads, || {
                     let g = Gemm::with_isa(isa).threads(threads);
                     g.gemm(
                         1.1,

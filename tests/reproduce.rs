@@ -1,6 +1,8 @@
 //! `reproduce` on reduced settings: the pipeline end to end, determinism, the chapter's
 //! ordering of layer speeds, the exercise's numbers, and shards merged equal to one run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use vanishing::data::mnist::{self, Mnist};
@@ -36,11 +38,9 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn run(plan: &Plan, threads: usize) -> Vec<(ItemResult, f64)> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| xrun::run_items(plan, data(), None, &|_| {}).unwrap().2)
+    common::with_threads(threads, || {
+        xrun::run_items(plan, data(), None, &|_| {}).unwrap().2
+    })
 }
 
 fn without_times(r: &[(ItemResult, f64)]) -> Vec<String> {

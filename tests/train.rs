@@ -178,11 +178,7 @@ fn bit_identical_weights_for_one_two_three_threads() {
     let sizes = [784, 30, 10];
     let (x, y) = batch(7, 2000, 784, 10);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        common::with_threads(threads, || {
             let e = Engine::new();
             let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 5).unwrap();
             let mut ws = Workspace::new(&net, 500);
@@ -252,11 +248,7 @@ fn full_batch_bias_gradients_bit_identical_across_threads() {
     let sizes = [784, 30, 30, 30, 10];
     let (x, y) = batch(9, 1000, 784, 10);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        common::with_threads(threads, || {
             let e = Engine::new();
             let net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 2).unwrap();
             let mut ws = Workspace::new(&net, 1000);

@@ -165,3 +165,12 @@ pub fn assert_close(what: &str, c: &Strided, k: usize, expect: &[f64], mag: &[f6
         );
     }
 }
+
+/// Runs `f` inside a fresh rayon pool of `threads` threads.
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(f)
+}
