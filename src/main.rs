@@ -228,12 +228,19 @@ fn info() {
         }
     );
     println!(
-        "gemm blocking:  mc = {}, kc = {}, nc = {} (register tile {} x {})",
+        "gemm blocking:  mc = {}, kc = {}, nc = {} (register tile {} x {}; {})",
         blk.mc,
         blk.kc,
         blk.nc,
         gemm.tile().0,
-        gemm.tile().1
+        gemm.tile().1,
+        if std::env::var(vanishing::gemm::blocking::BLOCKING_ENV)
+            .is_ok_and(|v| !v.trim().is_empty())
+        {
+            "forced by VANISHING_BLOCKING"
+        } else {
+            "from the caches; force with VANISHING_BLOCKING=mc,kc,nc"
+        }
     );
     println!(
         "threads:        {} (rayon; set RAYON_NUM_THREADS to change)",
@@ -510,10 +517,10 @@ fn print_summary(
             c.hidden_layers, c.ratio_start, c.ratio_end
         );
     }
-    if let Some((acc, _)) = &s.better98 {
+    if let Some(b) = &s.better98 {
         println!(
             "  [784,100,10] large init: final {:.2} % (book 98.04 %)",
-            acc.last().copied().unwrap_or(0.0)
+            b.validation_accuracy_percent.last().copied().unwrap_or(0.0)
         );
     }
     println!(
@@ -594,9 +601,21 @@ fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
     }
 }
 
+/// Refuses malformed kernel overrides up front: a library call can only warn and ignore them,
+/// but a run that silently ignored a typo would measure or test something else than asked.
+fn check_overrides() -> Result<(), (u8, String)> {
+    if let Ok(v) = std::env::var(isa::ISA_ENV) {
+        if !v.trim().is_empty() {
+            Isa::from_name(&v).map_err(|e| (2, format!("{}: {e}", isa::ISA_ENV)))?;
+        }
+    }
+    vanishing::gemm::Blocking::forced().map_err(|e| (2, e.to_string()))?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match cli.command {
+    let outcome = check_overrides().and_then(|()| match cli.command {
         Command::Info => {
             info();
             Ok(())
@@ -609,7 +628,7 @@ fn main() -> ExitCode {
             vanishing::perf::instructions::run_workload(&name, iters)
                 .map_err(|e| (2, e.to_string()))
         }
-    };
+    });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {

@@ -10,6 +10,9 @@ pub struct Machine {
     pub logical_cpus: usize,
     pub isa: String,
     pub gemm_kernel: String,
+    /// The GEMM's cache blocking as `mc,kc,nc` (detected or forced): it changes speed only.
+    #[serde(default)]
+    pub gemm_blocking: String,
     pub sigmoid_kernel: String,
     pub threads: usize,
     pub rustc: String,
@@ -27,6 +30,10 @@ impl Machine {
             logical_cpus: crate::cpu::logical_cpus(),
             isa: crate::isa::Isa::selected().name().into(),
             gemm_kernel: gemm.kernel_name().into(),
+            gemm_blocking: {
+                let b = gemm.block_sizes();
+                format!("{},{},{}", b.mc, b.kc, b.nc)
+            },
             sigmoid_kernel: act.sigmoid_name().into(),
             threads,
             rustc: env!("VANISHING_RUSTC_VERSION").into(),

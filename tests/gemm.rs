@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use vanishing::error::Error;
-use vanishing::gemm::{Blocking, Gemm, MatMut, MatRef};
+use vanishing::gemm::{reference_cell, Blocking, Gemm, MatMut, MatRef};
 use vanishing::isa::Isa;
 use vanishing::kernels::MR;
 
@@ -46,6 +46,7 @@ fn run_case(
         }
     }
     let (expect, mag) = reference(alpha, &a, &b, beta, &c);
+    let exact = exact_result(alpha, &a, &b, beta, &c);
     // SAFETY: the buffers hold every cell the strides reach; C is a distinct buffer.
     unsafe {
         g.sgemm(
@@ -70,6 +71,35 @@ fn run_case(
         g.kernel_name()
     );
     assert_close(&what, &c, k, &expect, &mag, GUARD_BITS);
+    assert_bits(&what, &c, &exact);
+}
+
+/// Every cell as the contract's recurrence gives it ([`reference_cell`]), row-major.
+fn exact_result(alpha: f32, a: &Strided, b: &Strided, beta: f32, c: &Strided) -> Vec<f32> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let mut out = Vec::with_capacity(m * n);
+    for i in 0..m {
+        for j in 0..n {
+            let terms = (0..k).map(|p| (a.get(i, p), b.get(p, j)));
+            out.push(reference_cell(alpha, terms, beta, c.get(i, j)));
+        }
+    }
+    out
+}
+
+/// Every cell of `c` holds exactly the bits of `exact`.
+fn assert_bits(what: &str, c: &Strided, exact: &[f32]) {
+    for i in 0..c.rows {
+        for j in 0..c.cols {
+            let (got, want) = (c.get(i, j), exact[i * c.cols + j]);
+            assert!(
+                got.to_bits() == want.to_bits(),
+                "{what}: C[{i},{j}] = {got:e} ({:#x}), the fixed-order sum is {want:e} ({:#x})",
+                got.to_bits(),
+                want.to_bits()
+            );
+        }
+    }
 }
 
 fn edge_dims() -> Vec<usize> {

@@ -37,8 +37,10 @@ pub struct ExercisePoint {
     pub scan: f64,
 }
 
+/// exp and ln come from the `libm` crate (plain Rust, the same bits on every machine), not the
+/// C library, so the published numbers do not depend on its version.
 fn sigma(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
+    1.0 / (1.0 + libm::exp(-z))
 }
 
 fn sigma_prime(z: f64) -> f64 {
@@ -56,7 +58,7 @@ pub fn width_formula(w: f64) -> f64 {
     if inner <= 1.0 {
         0.0
     } else {
-        2.0 / w * inner.ln()
+        2.0 / w * libm::log(inner)
     }
 }
 

@@ -1,8 +1,14 @@
 //! Cache blocking: how big the packed blocks of A and B are, derived from the cache sizes.
 
 use crate::cpu::CacheSizes;
+use crate::error::{Error, Result};
 use crate::kernels::MR;
 use std::sync::OnceLock;
+
+/// Environment variable that forces the block sizes, as `mc,kc,nc` (for example `12,8,64`).
+/// Blocking changes speed, never results (see `kernels`' contract), so this exists to measure and
+/// to prove that: the tests run `reproduce` under several forced blockings and compare the bits.
+pub const BLOCKING_ENV: &str = "VANISHING_BLOCKING";
 
 /// Block sizes of the five-loop GEMM (BLIS names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -36,6 +42,53 @@ impl Blocking {
     pub fn detected(nr: usize) -> Blocking {
         static CACHES: OnceLock<CacheSizes> = OnceLock::new();
         Blocking::from_caches(*CACHES.get_or_init(CacheSizes::get), nr)
+    }
+
+    /// Parses `mc,kc,nc` (three positive integers).
+    pub fn parse(text: &str) -> Result<Blocking> {
+        let invalid = |problem: String| Error::Invalid {
+            what: BLOCKING_ENV,
+            problem,
+        };
+        let parts = text
+            .split(',')
+            .map(|p| match p.trim().parse::<usize>() {
+                Ok(v) if v > 0 => Ok(v),
+                _ => Err(invalid(format!(
+                    "'{}' in '{text}' is not a positive integer (expected mc,kc,nc, e.g. 12,8,64)",
+                    p.trim()
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match parts[..] {
+            [mc, kc, nc] => Ok(Blocking { mc, kc, nc }),
+            _ => Err(invalid(format!(
+                "'{text}' has {} values, expected three: mc,kc,nc",
+                parts.len()
+            ))),
+        }
+    }
+
+    /// The blocking forced through [`BLOCKING_ENV`], if it is set (an error if it is malformed).
+    pub fn forced() -> Result<Option<Blocking>> {
+        match std::env::var(BLOCKING_ENV) {
+            Ok(v) if !v.trim().is_empty() => Blocking::parse(&v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The blocking the default entry points use for a kernel `nr` wide: [`BLOCKING_ENV`] when
+    /// set, else [`Blocking::detected`]. A malformed variable is reported on stderr once and
+    /// ignored, as `VANISHING_ISA` is (the command-line tool refuses to start with one).
+    pub fn selected(nr: usize) -> Blocking {
+        static FORCED: OnceLock<Option<Blocking>> = OnceLock::new();
+        let forced = FORCED.get_or_init(|| {
+            Blocking::forced().unwrap_or_else(|e| {
+                eprintln!("vanishing: ignoring {BLOCKING_ENV}: {e}");
+                None
+            })
+        });
+        forced.unwrap_or_else(|| Blocking::detected(nr))
     }
 }
 
@@ -76,5 +129,21 @@ mod tests {
             16,
         );
         assert_eq!(zen.kc, 256);
+    }
+
+    #[test]
+    fn parses_forced_blocking_and_rejects_malformed_text() {
+        assert_eq!(
+            Blocking::parse(" 12, 8 ,64").unwrap(),
+            Blocking {
+                mc: 12,
+                kc: 8,
+                nc: 64
+            }
+        );
+        for bad in ["", "12,8", "12,8,64,1", "12,0,64", "12,x,64", "-1,8,64"] {
+            let e = Blocking::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("VANISHING_BLOCKING"), "{bad}: {e}");
+        }
     }
 }

@@ -211,6 +211,9 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
 struct Workspace {
     a: Vec<f32>,
     b: Vec<f32>,
+    /// C's values before the call, kept for `beta` while C holds partial sums (only when the
+    /// depth spans several kc blocks and `beta != 0`).
+    c0: Vec<f32>,
 }
 
 thread_local! {
@@ -241,15 +244,38 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
     let nr = plan.kernel.nr;
     let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
     let b_in_place = p.b.cs == 1 && p.m < PACK_B_MIN_ROWS;
-    let Workspace { a: abuf, b: bbuf } = ws;
+    let Workspace {
+        a: abuf,
+        b: bbuf,
+        c0: c0buf,
+    } = ws;
+    // With several kc blocks, C holds each cell's running sum between them (so the sum runs in
+    // one k order whatever kc is) and its old values are kept aside for beta.
+    let save_c0 = p.k > kc && p.beta != 0.0;
 
     // loop 5: split n into nc-wide panels of B and C
     for jc in (0..p.n).step_by(nc) {
         let nb = nc.min(p.n - jc);
-        // loop 4: split k into kc-deep rank updates; only the first one applies beta
+        // Rows of the saved copy are padded to whole tiles, so every row reads nr wide.
+        let rs0 = nb.div_ceil(nr) * nr;
+        let c0_saved: *const f32 = if save_c0 {
+            let buf = aligned(c0buf, p.m * rs0);
+            for (i, row) in buf.chunks_exact_mut(rs0).enumerate() {
+                for (j, v) in row[..nb].iter_mut().enumerate() {
+                    let at = i as isize * p.rsc + (jc + j) as isize * p.csc;
+                    // SAFETY: (i, jc + j) is a cell of C (caller's contract).
+                    *v = unsafe { *p.c.offset(at) };
+                }
+            }
+            buf.as_ptr()
+        } else {
+            std::ptr::null()
+        };
+        // loop 4: split k into kc-deep rank updates; the first starts each sum from zero, the
+        // last applies alpha and beta
         for pc in (0..p.k).step_by(kc) {
             let kb = kc.min(p.k - pc);
-            let beta = if pc == 0 { p.beta } else { 1.0 };
+            let (first, last) = (pc == 0, pc + kb == p.k);
             let b_blk = Strided {
                 ptr: p
                     .b
@@ -301,6 +327,23 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 };
                 let tile = |ir: usize, jr: usize| {
                     let (b, rsb, b_full_rows) = b_panel(jr);
+                    let c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
+                    let c_full_rows = p.c_rows_exclusive
+                        && c_row_readable_full(
+                            p.m,
+                            p.n,
+                            p.rsc,
+                            p.csc,
+                            ic + ir + MR.min(mb - ir) - 1,
+                            jc + jr,
+                            nr,
+                        );
+                    let (c0, rs0, cs0, c0_full_rows) = if save_c0 {
+                        let at = (ic + ir) * rs0 + jr;
+                        (c0_saved.wrapping_add(at), rs0 as isize, 1, true)
+                    } else {
+                        (c.cast_const(), p.rsc, p.csc, c_full_rows)
+                    };
                     Tile {
                         k: kb,
                         a: apk.wrapping_offset((ir / MR) as isize * astep),
@@ -310,22 +353,19 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         b,
                         rsb,
                         b_full_rows,
-                        c_full_rows: p.c_rows_exclusive
-                            && c_row_readable_full(
-                                p.m,
-                                p.n,
-                                p.rsc,
-                                p.csc,
-                                ic + ir + MR.min(mb - ir) - 1,
-                                jc + jr,
-                                nr,
-                            ),
                         cols: nr.min(nb - jr),
-                        c: c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc),
+                        c,
                         rsc: p.rsc,
                         csc: p.csc,
+                        c_full_rows,
+                        load: !first,
+                        finish: last,
                         alpha: p.alpha,
-                        beta,
+                        beta: p.beta,
+                        c0,
+                        rs0,
+                        cs0,
+                        c0_full_rows,
                     }
                 };
                 // SAFETY (both loop orders): every tile lies inside the blocks above, which lie

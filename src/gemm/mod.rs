@@ -18,6 +18,7 @@ pub mod blocking;
 pub mod driver;
 mod view;
 
+pub use crate::kernels::reference_cell;
 pub use blocking::Blocking;
 pub use view::{MatMut, MatRef};
 
@@ -40,13 +41,14 @@ impl Gemm {
     }
 
     /// A configuration for a given kernel family (checked against the CPU; an unavailable family
-    /// falls back to scalar). Blocking and threads as in [`Gemm::new`].
+    /// falls back to scalar). Blocking ([`Blocking::selected`]: forced or detected) and threads
+    /// as in [`Gemm::new`].
     pub fn with_isa(isa: Isa) -> Gemm {
         let kernel = GemmKernel::for_isa(isa);
         Gemm {
             plan: Plan {
                 kernel,
-                blocking: Blocking::detected(kernel.nr),
+                blocking: Blocking::selected(kernel.nr),
                 threads: rayon::current_num_threads(),
             },
         }

@@ -15,7 +15,8 @@ use core::arch::x86_64::*;
 /// the live rows `R` (1..=6) and 8-lane halves `H` (1 or 2), so edge tiles do only their work.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA, and `t` must satisfy the microkernel contract in [`super`].
+/// The CPU must support AVX2 and FMA, and `t` must satisfy the microkernel contract in [`super`]
+/// (unit column stride for C).
 pub unsafe fn gemm_tile(t: &Tile) {
     // SAFETY: forwarded contract; `rows` and the half count match the tile (see `by_shape`).
     unsafe {
@@ -63,12 +64,111 @@ fn column_masks(cols: usize) -> [__m256i; 2] {
     [lo, hi]
 }
 
+/// `R` rows of `H` halves from `ptr` (row stride `rs`, unit column stride): whole halves where
+/// the half is full or the row may be read wide, else only the live lanes (masked loads).
+///
+/// # Safety
+/// Rows `i < R` must hold `cols` readable floats, or 16 when `wide`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn load_rows<const R: usize, const H: usize>(
+    ptr: *const f32,
+    rs: isize,
+    wide: bool,
+    cols: usize,
+    masks: &[__m256i; 2],
+) -> [[__m256; H]; R] {
+    let mut out = [[_mm256_setzero_ps(); H]; R];
+    for (i, row) in out.iter_mut().enumerate() {
+        let p = ptr.wrapping_offset(i as isize * rs);
+        for (h, v) in row.iter_mut().enumerate() {
+            let q = p.wrapping_add(8 * h);
+            // SAFETY: the half is full, or the row is readable 16 wide, or the masked-off lanes
+            // are not read (caller's contract).
+            *v = unsafe {
+                if wide || cols >= 8 * (h + 1) {
+                    _mm256_loadu_ps(q)
+                } else {
+                    _mm256_maskload_ps(q, masks[h])
+                }
+            };
+        }
+    }
+    out
+}
+
+/// The end of every tile: the raw partial sums, or `alpha*S (+ beta*c0)` on the last k block,
+/// into C's live cells. `start` is C as loaded before the k loop (when the tile continued a
+/// partial sum).
+///
+/// # Safety
+/// The tile contract, with `R == t.rows`, `H` halves covering `t.cols`, and C contiguous.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn write_tile<const R: usize, const H: usize>(
+    t: &Tile,
+    acc: [[__m256; H]; R],
+    start: &[[__m256; H]; R],
+    masks: &[__m256i; 2],
+) {
+    let mut out = acc;
+    // The whole 16-wide rows as they are in memory now, where known: a ragged half can then be
+    // written back whole, its dead lanes with their own values (rows are stored in order, so a
+    // later row's store wins; vmaskmovps stores are slow on AMD).
+    let mut wide_old = (t.load && t.c_full_rows).then_some(*start);
+    if t.finish {
+        let alpha = _mm256_set1_ps(t.alpha);
+        for row in out.iter_mut() {
+            for v in row.iter_mut() {
+                *v = _mm256_mul_ps(alpha, *v);
+            }
+        }
+        if t.beta != 0.0 {
+            // Every row is loaded before any is stored: a ragged row's store shares a cache line
+            // with the next row's start, and loading that row afterwards would stall on
+            // store-to-load forwarding.
+            // SAFETY: c0 rows hold `cols` readable floats, or 16 with c0_full_rows (contract).
+            let old = unsafe { load_rows::<R, H>(t.c0, t.rs0, t.c0_full_rows, t.cols, masks) };
+            let beta = _mm256_set1_ps(t.beta);
+            for (row, o) in out.iter_mut().zip(&old) {
+                for (v, &c) in row.iter_mut().zip(o) {
+                    *v = _mm256_fmadd_ps(beta, c, *v);
+                }
+            }
+            if t.c0_is_c() && t.c0_full_rows {
+                wide_old = Some(old);
+            }
+        }
+    }
+    for (i, row) in out.iter().enumerate() {
+        let c = t.c.wrapping_offset(i as isize * t.rsc);
+        for (h, &v) in row.iter().enumerate() {
+            let ptr = c.wrapping_add(8 * h);
+            // SAFETY: row i < rows of the C tile. A full half is stored plainly; a ragged one
+            // either whole with its dead lanes' current values (the row is this thread's memory
+            // 16 wide, c_full_rows) or through the mask, which selects exactly the cells
+            // j < cols.
+            unsafe {
+                if t.cols >= 8 * (h + 1) {
+                    _mm256_storeu_ps(ptr, v);
+                } else if let Some(old) = &wide_old {
+                    _mm256_storeu_ps(
+                        ptr,
+                        _mm256_blendv_ps(old[i][h], v, _mm256_castsi256_ps(masks[h])),
+                    );
+                } else {
+                    _mm256_maskstore_ps(ptr, masks[h], v);
+                }
+            }
+        }
+    }
+}
+
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, const H: usize>(
     t: &Tile,
 ) {
     let masks = column_masks(t.cols);
-    let full = [t.cols >= 8, t.cols >= 16];
     let (rsa, csa, rsb) = if PACKED {
         (1isize, MR as isize, NR as isize)
     } else {
@@ -76,7 +176,13 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
     };
     let a: [*const f32; R] = std::array::from_fn(|i| t.a.wrapping_offset(i as isize * rsa));
     let mut b = t.b;
-    let mut acc = [[_mm256_setzero_ps(); H]; R];
+    let start = if t.load {
+        // SAFETY: C rows hold `cols` readable floats, or 16 with c_full_rows (contract).
+        unsafe { load_rows::<R, H>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
+    } else {
+        [[_mm256_setzero_ps(); H]; R]
+    };
+    let mut acc = start;
     let mut off = 0isize;
     for p in 0..t.k {
         let mut bv = [_mm256_setzero_ps(); H];
@@ -102,108 +208,34 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
         b = b.wrapping_offset(rsb);
         off += csa;
     }
-    let alpha = _mm256_set1_ps(t.alpha);
-    let beta = _mm256_set1_ps(t.beta);
-    if t.csc == 1 {
-        // Contiguous rows. All C rows are loaded before any is stored (a ragged row's store
-        // shares a cache line with the next row's start: loading that row afterwards would stall
-        // on store-to-load forwarding).
-        let mut old = [[_mm256_setzero_ps(); H]; R];
-        if t.beta != 0.0 {
-            for (i, o) in old.iter_mut().enumerate() {
-                let c = t.c.wrapping_offset(i as isize * t.rsc);
-                for (h, v) in o.iter_mut().enumerate() {
-                    let ptr = c.wrapping_add(8 * h);
-                    // SAFETY: row i < rows of the C tile: plain loads where the half is full or
-                    // the row may be read 16 wide (c_full_rows), else masked loads of live cells.
-                    *v = unsafe {
-                        if full[h] || t.c_full_rows {
-                            _mm256_loadu_ps(ptr)
-                        } else {
-                            _mm256_maskload_ps(ptr, masks[h])
-                        }
-                    };
-                }
-            }
-        }
-        for (i, (row, o)) in acc.iter().zip(old).enumerate() {
-            let c = t.c.wrapping_offset(i as isize * t.rsc);
-            for h in 0..H {
-                let mut v = _mm256_mul_ps(alpha, row[h]);
-                if t.beta != 0.0 {
-                    v = _mm256_fmadd_ps(beta, o[h], v);
-                }
-                let ptr = c.wrapping_add(8 * h);
-                // SAFETY: row i < rows of the C tile. A full half is stored plainly. With
-                // beta != 0 and c_full_rows the half was loaded whole above and is written back
-                // with its dead lanes' own values (memory of this thread; rows are stored in order
-                // so a later row's store wins; vmaskmovps stores are slow on AMD). Otherwise the
-                // mask selects exactly the cells j < cols.
-                unsafe {
-                    if full[h] {
-                        _mm256_storeu_ps(ptr, v);
-                    } else if t.beta != 0.0 && t.c_full_rows {
-                        _mm256_storeu_ps(
-                            ptr,
-                            _mm256_blendv_ps(o[h], v, _mm256_castsi256_ps(masks[h])),
-                        );
-                    } else {
-                        _mm256_maskstore_ps(ptr, masks[h], v);
-                    }
-                }
-            }
-        }
-        return;
-    }
-    // Strided C: go through a temporary tile with the same arithmetic.
-    let mut tmp = [[0.0f32; NR]; MR];
-    for (dst, row) in tmp.iter_mut().zip(&acc) {
-        for (h, &v) in row.iter().enumerate() {
-            // SAFETY: `dst` is a 16-float array; unaligned stores are allowed.
-            unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(8 * h), _mm256_mul_ps(alpha, v)) };
-        }
-    }
-    for (i, tmp_row) in tmp.iter().enumerate().take(t.rows) {
-        for (j, &v) in tmp_row.iter().enumerate().take(t.cols) {
-            // SAFETY: (i, j) is a valid cell of the C tile (contract).
-            let c = unsafe { &mut *t.c.offset(i as isize * t.rsc + j as isize * t.csc) };
-            *c = if t.beta == 0.0 {
-                v
-            } else {
-                t.beta.mul_add(*c, v)
-            };
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { write_tile::<R, H>(t, acc, &start, &masks) };
 }
 
 #[target_feature(enable = "avx2,fma")]
 /// The full 6x16 tile, written out register by register: with 16 ymm registers the generic body
-/// below spills in the k loop, this one does not (measured ~25 % faster on 784x10x100).
+/// above spills in the k loop, this one does not (measured ~25 % faster on 784x10x100).
 #[allow(clippy::needless_range_loop)]
 unsafe fn tile_full<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
-    let [mlo, mhi] = column_masks(t.cols);
+    let masks = column_masks(t.cols);
+    let [mlo, mhi] = masks;
     let (rsa, csa, rsb) = if PACKED {
         (1isize, MR as isize, NR as isize)
     } else {
         (t.rsa, t.csa, t.rsb)
     };
-    // Packed panels are zero-padded to MR rows. Unpacked, rows past `rows` repeat the last valid
-    // row: they are computed and thrown away, which keeps the loop branch-free without reading
-    // outside A.
-    let last = if PACKED {
-        MR as isize - 1
-    } else {
-        (t.rows - 1) as isize
-    };
-    let row = |i: isize| t.a.wrapping_offset(i.min(last) * rsa);
+    let row = |i: isize| t.a.wrapping_offset(i * rsa);
     let (a0, a1, a2, a3, a4, a5) = (row(0), row(1), row(2), row(3), row(4), row(5));
     let mut b = t.b;
 
-    let zero = _mm256_setzero_ps();
-    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) =
-        (zero, zero, zero, zero, zero, zero);
-    let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) =
-        (zero, zero, zero, zero, zero, zero);
+    let start = if t.load {
+        // SAFETY: C rows hold `cols` readable floats, or 16 with c_full_rows (contract).
+        unsafe { load_rows::<MR, 2>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
+    } else {
+        [[_mm256_setzero_ps(); 2]; MR]
+    };
+    let [[mut c00, mut c01], [mut c10, mut c11], [mut c20, mut c21], [mut c30, mut c31], [mut c40, mut c41], [mut c50, mut c51]] =
+        start;
 
     let mut off = 0isize;
     for p in 0..t.k {
@@ -242,8 +274,6 @@ unsafe fn tile_full<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         b = b.wrapping_offset(rsb);
         off += csa;
     }
-
-    let alpha = _mm256_set1_ps(t.alpha);
     let acc = [
         [c00, c01],
         [c10, c11],
@@ -252,96 +282,8 @@ unsafe fn tile_full<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         [c40, c41],
         [c50, c51],
     ];
-    if t.rows == MR && t.cols == NR && t.csc == 1 {
-        let beta = _mm256_set1_ps(t.beta);
-        for (i, [lo, hi]) in acc.into_iter().enumerate() {
-            let c = t.c.wrapping_offset(i as isize * t.rsc);
-            let mut lo = _mm256_mul_ps(alpha, lo);
-            let mut hi = _mm256_mul_ps(alpha, hi);
-            // SAFETY: full tile with unit column stride: 16 contiguous writable (and, when beta
-            // != 0, readable) cells per row (contract).
-            unsafe {
-                if t.beta != 0.0 {
-                    lo = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), lo);
-                    hi = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c.add(8)), hi);
-                }
-                _mm256_storeu_ps(c, lo);
-                _mm256_storeu_ps(c.add(8), hi);
-            }
-        }
-        return;
-    }
-    if t.csc == 1 {
-        // Edge tile, contiguous rows. All C rows are loaded before any is stored (a ragged row's
-        // store shares a cache line with the next row's start: loading that row afterwards
-        // would stall on store-to-load forwarding). Masked stores touch only live cells.
-        let beta = _mm256_set1_ps(t.beta);
-        let mut old = [[_mm256_setzero_ps(); 2]; MR];
-        if t.beta != 0.0 {
-            for (i, o) in old.iter_mut().enumerate().take(t.rows) {
-                let c = t.c.wrapping_offset(i as isize * t.rsc);
-                // SAFETY: row i < rows of the C tile: plain loads where the row may be read 16
-                // wide (c_full_rows), else masked loads of the live cells only.
-                unsafe {
-                    *o = if t.c_full_rows {
-                        [_mm256_loadu_ps(c), _mm256_loadu_ps(c.add(8))]
-                    } else {
-                        [
-                            _mm256_maskload_ps(c, mlo),
-                            _mm256_maskload_ps(c.wrapping_add(8), mhi),
-                        ]
-                    };
-                }
-            }
-        }
-        for (i, ([lo, hi], [olo, ohi])) in acc.into_iter().zip(old).enumerate().take(t.rows) {
-            let c = t.c.wrapping_offset(i as isize * t.rsc);
-            let mut lo = _mm256_mul_ps(alpha, lo);
-            let mut hi = _mm256_mul_ps(alpha, hi);
-            if t.beta != 0.0 {
-                lo = _mm256_fmadd_ps(beta, olo, lo);
-                hi = _mm256_fmadd_ps(beta, ohi, hi);
-            }
-            // SAFETY: row i < rows of the C tile. With beta != 0 and c_full_rows the whole 16-wide
-            // row was loaded above and is written back with the dead lanes' own values (the
-            // memory is this thread's, rows are stored in order so a later row's store wins, and
-            // vmaskmovps stores are slow on AMD); otherwise masked lanes are exactly the cells
-            // j < cols.
-            unsafe {
-                if t.beta != 0.0 && t.c_full_rows {
-                    _mm256_storeu_ps(c, _mm256_blendv_ps(olo, lo, _mm256_castsi256_ps(mlo)));
-                    _mm256_storeu_ps(
-                        c.add(8),
-                        _mm256_blendv_ps(ohi, hi, _mm256_castsi256_ps(mhi)),
-                    );
-                } else {
-                    _mm256_maskstore_ps(c, mlo, lo);
-                    _mm256_maskstore_ps(c.wrapping_add(8), mhi, hi);
-                }
-            }
-        }
-        return;
-    }
-    // Strided C: go through a temporary tile with the same arithmetic.
-    let mut tmp = [[0.0f32; NR]; MR];
-    for (dst, [lo, hi]) in tmp.iter_mut().zip(acc) {
-        // SAFETY: `dst` is a 16-float array; unaligned stores are allowed.
-        unsafe {
-            _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_mul_ps(alpha, lo));
-            _mm256_storeu_ps(dst.as_mut_ptr().add(8), _mm256_mul_ps(alpha, hi));
-        }
-    }
-    for (i, tmp_row) in tmp.iter().enumerate().take(t.rows) {
-        for (j, &v) in tmp_row.iter().enumerate().take(t.cols) {
-            // SAFETY: (i, j) is a valid cell of the C tile (contract).
-            let c = unsafe { &mut *t.c.offset(i as isize * t.rsc + j as isize * t.csc) };
-            *c = if t.beta == 0.0 {
-                v
-            } else {
-                t.beta.mul_add(*c, v)
-            };
-        }
-    }
+    // SAFETY: forwarded contract (R = 6 = rows, 2 halves for cols > 8).
+    unsafe { write_tile::<MR, 2>(t, acc, &start, &masks) };
 }
 
 /// Runs `iters` (rounded up to a multiple of 64) rounds of 12 independent 8-lane FMAs (192 flop per round) and returns a value

@@ -7,8 +7,8 @@
 //! which runs each 512-bit FMA as two 256-bit halves, that is what lifts the issue-bound AVX2
 //! kernel. The body is generic over the live rows `R` (1..=6) and 16-lane halves `H` (1 or 2), so
 //! an edge tile of 4 rows or 10 columns does only the work it needs instead of a full 6x32.
-//! Each cell is `fma(beta, c, alpha*acc)` summed in k order with fused multiply-adds, exactly as
-//! in the AVX2 kernel, so both give bit-identical results.
+//! The arithmetic is the contract's fixed recurrence (see [`super`]), so results are bit-identical
+//! to the AVX2 and scalar kernels for any blocking.
 
 use super::{Tile, MR};
 use core::arch::x86_64::*;
@@ -20,7 +20,7 @@ pub const NR: usize = 32;
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and `t` must satisfy the microkernel contract in [`super`]
-/// with `nr = 32`.
+/// with `nr = 32` (unit column stride for C).
 pub unsafe fn gemm_tile(t: &Tile) {
     // SAFETY: forwarded contract; `rows` and the half count match the tile (see `by_shape`).
     unsafe {
@@ -68,6 +68,38 @@ fn column_masks(cols: usize) -> [__mmask16; 2] {
     [bits as u16, (bits >> 16) as u16]
 }
 
+/// `R` rows of `H` halves from `ptr` (row stride `rs`, unit column stride): whole halves where
+/// the half is full or the row may be read wide, else only the live lanes.
+///
+/// # Safety
+/// Rows `i < R` must hold `cols` readable floats, or 32 when `wide`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn load_rows<const R: usize, const H: usize>(
+    ptr: *const f32,
+    rs: isize,
+    wide: bool,
+    masks: &[__mmask16; 2],
+) -> [[__m512; H]; R] {
+    let mut out = [[_mm512_setzero_ps(); H]; R];
+    for (i, row) in out.iter_mut().enumerate() {
+        let p = ptr.wrapping_offset(i as isize * rs);
+        for (h, v) in row.iter_mut().enumerate() {
+            let q = p.wrapping_add(16 * h);
+            // SAFETY: plain loads where the half is full or the row may be read 32 wide (masked
+            // loads are slow on Zen 4), else only the live cells are read (caller's contract).
+            *v = unsafe {
+                if wide || masks[h] == u16::MAX {
+                    _mm512_loadu_ps(q)
+                } else {
+                    _mm512_maskz_loadu_ps(masks[h], q)
+                }
+            };
+        }
+    }
+    out
+}
+
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, const H: usize>(
     t: &Tile,
@@ -80,7 +112,12 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
     };
     let a: [*const f32; R] = std::array::from_fn(|i| t.a.wrapping_offset(i as isize * rsa));
     let mut b = t.b;
-    let mut acc = [[_mm512_setzero_ps(); H]; R];
+    let mut acc = if t.load {
+        // SAFETY: C rows hold `cols` readable floats, or 32 with c_full_rows (contract).
+        unsafe { load_rows::<R, H>(t.c, t.rsc, t.c_full_rows, &masks) }
+    } else {
+        [[_mm512_setzero_ps(); H]; R]
+    };
     let mut off = 0isize;
     for p in 0..t.k {
         let mut bv = [_mm512_setzero_ps(); H];
@@ -106,68 +143,40 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
         b = b.wrapping_offset(rsb);
         off += csa;
     }
-    let alpha = _mm512_set1_ps(t.alpha);
-    let beta = _mm512_set1_ps(t.beta);
-    if t.csc == 1 {
-        // Contiguous rows. Every C row of the tile is loaded before any is stored: a ragged
-        // row's store shares a cache line with the next row's start, and loading that row after
-        // the store would stall on store-to-load forwarding.
-        let mut old = [[_mm512_setzero_ps(); H]; R];
+    if t.finish {
+        let alpha = _mm512_set1_ps(t.alpha);
+        for row in acc.iter_mut() {
+            for v in row.iter_mut() {
+                *v = _mm512_mul_ps(alpha, *v);
+            }
+        }
         if t.beta != 0.0 {
-            for (i, o) in old.iter_mut().enumerate() {
-                let c = t.c.wrapping_offset(i as isize * t.rsc);
-                for (h, v) in o.iter_mut().enumerate() {
-                    let ptr = c.wrapping_add(16 * h);
-                    // SAFETY: row i < rows of the C tile. Plain loads where the row may be read
-                    // 32 wide (c_full_rows) or the half is full, else only live cells are read.
-                    *v = unsafe {
-                        if masks[h] == u16::MAX || t.c_full_rows {
-                            _mm512_loadu_ps(ptr)
-                        } else {
-                            _mm512_maskz_loadu_ps(masks[h], ptr)
-                        }
-                    };
+            // Every row is loaded before any is stored: a ragged row's store shares a cache line
+            // with the next row's start, and loading that row afterwards would stall on
+            // store-to-load forwarding.
+            // SAFETY: c0 rows hold `cols` readable floats, or 32 with c0_full_rows (contract).
+            let old = unsafe { load_rows::<R, H>(t.c0, t.rs0, t.c0_full_rows, &masks) };
+            let beta = _mm512_set1_ps(t.beta);
+            for (row, o) in acc.iter_mut().zip(&old) {
+                for (v, &c) in row.iter_mut().zip(o) {
+                    *v = _mm512_fmadd_ps(beta, c, *v);
                 }
             }
         }
-        for (i, (row, o)) in acc.iter().zip(old).enumerate() {
-            let c = t.c.wrapping_offset(i as isize * t.rsc);
-            for h in 0..H {
-                let mut v = _mm512_mul_ps(alpha, row[h]);
-                if t.beta != 0.0 {
-                    v = _mm512_fmadd_ps(beta, o[h], v);
-                }
-                let ptr = c.wrapping_add(16 * h);
-                // SAFETY: row i < rows of the C tile; the mask selects exactly the cells
-                // j < cols of this half.
-                unsafe {
-                    if masks[h] == u16::MAX {
-                        _mm512_storeu_ps(ptr, v);
-                    } else if masks[h] != 0 {
-                        _mm512_mask_storeu_ps(ptr, masks[h], v);
-                    }
-                }
-            }
-        }
-        return;
     }
-    // Strided C: through a temporary tile with the same arithmetic.
-    let mut tmp = [[0.0f32; NR]; MR];
-    for (dst, row) in tmp.iter_mut().zip(&acc) {
+    for (i, row) in acc.iter().enumerate() {
+        let c = t.c.wrapping_offset(i as isize * t.rsc);
         for (h, &v) in row.iter().enumerate() {
-            // SAFETY: `dst` holds 32 floats.
-            unsafe { _mm512_storeu_ps(dst.as_mut_ptr().add(16 * h), _mm512_mul_ps(alpha, v)) };
-        }
-    }
-    for (i, tmp_row) in tmp.iter().enumerate().take(t.rows) {
-        for (j, &v) in tmp_row.iter().enumerate().take(t.cols) {
-            // SAFETY: (i, j) is a valid cell of the C tile (contract).
-            let c = unsafe { &mut *t.c.offset(i as isize * t.rsc + j as isize * t.csc) };
-            *c = if t.beta == 0.0 {
-                v
-            } else {
-                t.beta.mul_add(*c, v)
-            };
+            let ptr = c.wrapping_add(16 * h);
+            // SAFETY: row i < rows of the C tile; the mask selects exactly the cells j < cols
+            // of this half.
+            unsafe {
+                if masks[h] == u16::MAX {
+                    _mm512_storeu_ps(ptr, v);
+                } else if masks[h] != 0 {
+                    _mm512_mask_storeu_ps(ptr, masks[h], v);
+                }
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! # GEMM microkernel contract
 //! A microkernel computes one `MR x nr` tile (`MR = 6` for every family, so packed A panels are
-//! shared; `nr` is the kernel's: 16 for scalar and AVX2, 32 for AVX-512): `C[0..rows, 0..cols] <- alpha * A_strip * B_strip + beta * C`, where
+//! shared; `nr` is the kernel's: 16 for scalar and AVX2, 32 for AVX-512) of one rank-`k` step of
+//! a product whose depth may be split into several such steps (the driver's kc blocks):
 //! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
 //!   rows `rows..MR` are never read (the kernel repeats the last valid row instead);
 //! - `B_strip` row `p` is contiguous floats at `b + p*rsb`: `nr` of them readable for
@@ -11,16 +12,26 @@
 //!   ragged panel in place, the rows whose over-read still lands inside B), else only the first
 //!   `cols` (the kernel must not read past them); values read past `cols` only reach lanes that
 //!   are never stored;
-//! - `C` cell `(i, j)` is at `c + i*rsc + j*csc`; only cells with `i < rows`, `j < cols` are
-//!   written; with `c_full_rows` (unit column stride, and memory owned by this call's thread up
-//!   to `nr` floats from each row start) rows may be *read* `nr` wide, else only live cells are;
-//!   when `beta == 0` C is never read, so NaN or garbage there cannot leak;
-//! - the result of each cell is `alpha*acc + beta*c` with the family's own rounding (fused on
-//!   AVX2, unfused on scalar), the same for full and edge tiles, so where a tile boundary falls
-//!   (which depends on how work is split between threads) never changes a result bit.
+//! - `C` cell `(i, j)` is at `c + i*rsc + j` (unit column stride: [`GemmKernel::run`] routes a
+//!   strided C through a contiguous copy); only cells with `i < rows`, `j < cols` are written;
+//!   with `c_full_rows` (memory owned by this call's thread up to `nr` floats from each row
+//!   start) rows may be *read* `nr` wide, else only live cells are.
 //!
-//! Edge tiles run the same register-blocked loop; only the final write is masked (or goes through
-//! a temporary tile when C is strided), so partial tiles cost no separate code path.
+//! **Arithmetic: one fixed order, whatever the blocking.** Each cell keeps one running sum `S`,
+//! updated in k order by a fused multiply-add per term: `S <- fma(a_ip, b_pj, S)`, starting from
+//! `+0`. A tile that is not the first k block starts from the partial `S` the previous block
+//! stored in C (`load`); a tile that is not the last stores `S` raw into C (`finish == false`).
+//! The last one writes `alpha*S` when `beta == 0` (C is never read then, so NaN there cannot
+//! leak), else `fma(beta, c0, alpha*S)` where `c0` is the cell's value before the call (read at
+//! `c0 + i*rs0 + j`: C itself in a single-block call, the driver's saved copy otherwise, `nr`
+//! wide when `c0_full_rows`). Storing the partial sum as an f32 and loading it back is exact, so
+//! the result is the same bits for every kc, every tile shape and every vector width: it is the
+//! scalar recurrence [`reference_cell`] spells out, which the tests hold every kernel to. Where a
+//! tile boundary falls (which depends on the kernel, the blocking and the thread split) never
+//! changes a result bit.
+//!
+//! Edge tiles run the same register-blocked loop; only the loads and stores of C are masked, so
+//! partial tiles cost no separate code path.
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
@@ -51,14 +62,37 @@ pub struct Tile {
     pub rsb: isize,
     /// Leading B rows that hold `nr` readable floats (the rest only `cols`).
     pub b_full_rows: usize,
-    /// Whether each C row may be read `nr` floats wide (see the contract).
-    pub c_full_rows: bool,
     pub cols: usize,
     pub c: *mut f32,
     pub rsc: isize,
     pub csc: isize,
+    /// Whether each C row may be read `nr` floats wide (see the contract).
+    pub c_full_rows: bool,
+    /// Start from the partial sums stored in C (this is not the first k block).
+    pub load: bool,
+    /// Apply `alpha` and `beta` and write the final result (this is the last k block); else
+    /// store the raw partial sums.
+    pub finish: bool,
     pub alpha: f32,
     pub beta: f32,
+    /// C's values before the call, for `beta` (C itself, or the driver's saved copy).
+    pub c0: *const f32,
+    pub rs0: isize,
+    pub cs0: isize,
+    /// Whether each `c0` row may be read `nr` floats wide.
+    pub c0_full_rows: bool,
+}
+
+impl Tile {
+    /// Whether `c0` is C itself (a single-block call), so reading it must follow C's rules.
+    pub fn c0_is_c(&self) -> bool {
+        std::ptr::eq(self.c0, self.c) && self.rs0 == self.rsc && self.cs0 == self.csc
+    }
+
+    /// Whether the kernel must read C's old values for `beta` at the end.
+    pub fn reads_c0(&self) -> bool {
+        self.finish && self.beta != 0.0
+    }
 }
 
 /// A GEMM microkernel: its name (`sgemm.<isa>.<MR>x<nr>`), tile width and entry point.
@@ -101,18 +135,82 @@ impl GemmKernel {
         }
     }
 
-    /// Runs the microkernel on one tile.
+    /// Runs the microkernel on one tile. A C with a non-unit column stride goes through a
+    /// contiguous copy of its live cells, so the kernels only handle contiguous rows.
     ///
     /// # Safety
     /// Every pointer/stride combination in `t` must address memory valid as the contract above
-    /// describes (A and B readable, C readable and writable), with `1 <= rows <= MR`,
-    /// `1 <= cols <= self.nr`, and C not overlapping A or B.
+    /// describes (A and B readable, C readable and writable, `c0` readable), with
+    /// `1 <= rows <= MR`, `1 <= cols <= self.nr`, and C not overlapping A, B or a saved `c0`.
     #[inline]
     pub unsafe fn run(&self, t: &Tile) {
         debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= self.nr);
-        // SAFETY: the caller upholds the tile contract; `self.tile` was chosen for a family the
-        // CPU supports (see `for_isa`).
-        unsafe { (self.tile)(t) }
+        if t.csc == 1 {
+            // SAFETY: the caller upholds the tile contract; `self.tile` was chosen for a family
+            // the CPU supports (see `for_isa`).
+            unsafe { (self.tile)(t) };
+            return;
+        }
+        // Strided C: the live cells the kernel must read (the partial sums, or the old values
+        // when c0 is C) are gathered into a contiguous tile, the kernel runs on it, and the live
+        // cells are scattered back. Cells are only read where the contract says C is read.
+        let mut buf = [[0.0f32; MAX_NR]; MR];
+        let c0_is_c = t.c0_is_c();
+        let cell =
+            |i: usize, j: usize| t.c.wrapping_offset(i as isize * t.rsc + j as isize * t.csc);
+        if t.load || (c0_is_c && t.reads_c0()) {
+            for (i, row) in buf.iter_mut().enumerate().take(t.rows) {
+                for (j, v) in row.iter_mut().enumerate().take(t.cols) {
+                    // SAFETY: (i, j) is a live cell of the C tile (contract).
+                    *v = unsafe { *cell(i, j) };
+                }
+            }
+        }
+        let base = buf.as_mut_ptr().cast::<f32>();
+        let local = Tile {
+            c: base,
+            rsc: MAX_NR as isize,
+            csc: 1,
+            c_full_rows: true,
+            c0: if c0_is_c { base } else { t.c0 },
+            rs0: if c0_is_c { MAX_NR as isize } else { t.rs0 },
+            cs0: if c0_is_c { 1 } else { t.cs0 },
+            c0_full_rows: c0_is_c || t.c0_full_rows,
+            ..*t
+        };
+        // SAFETY: `buf` holds MR rows of MAX_NR >= nr floats, all owned here; the rest of the
+        // tile is the caller's (contract).
+        unsafe { (self.tile)(&local) };
+        for (i, row) in buf.iter().enumerate().take(t.rows) {
+            for (j, &v) in row.iter().enumerate().take(t.cols) {
+                // SAFETY: (i, j) is a live cell of the C tile (contract).
+                unsafe { *cell(i, j) = v };
+            }
+        }
+    }
+}
+
+/// The result every kernel produces for one cell of `C <- alpha*A*B + beta*C`, written as the
+/// plain scalar recurrence of the contract above: `S` summed in k order with fused
+/// multiply-adds from `+0`, then `alpha*S` (beta == 0, C not read) or `fma(beta, c, alpha*S)`.
+/// With no terms or `alpha == 0`, A and B are not used and the cell is `beta*c` (0 when
+/// `beta == 0`), as in BLAS. This is the definition the tests hold every kernel, tile shape,
+/// blocking and thread count to, bit for bit.
+pub fn reference_cell(
+    alpha: f32,
+    terms: impl IntoIterator<Item = (f32, f32)>,
+    beta: f32,
+    c: f32,
+) -> f32 {
+    let mut terms = terms.into_iter().peekable();
+    if alpha == 0.0 || terms.peek().is_none() {
+        return if beta == 0.0 { 0.0 } else { beta * c };
+    }
+    let s = terms.fold(0.0f32, |s, (a, b)| a.mul_add(b, s));
+    if beta == 0.0 {
+        alpha * s
+    } else {
+        beta.mul_add(c, alpha * s)
     }
 }
 

@@ -5,13 +5,21 @@ use super::{Tile, MR};
 /// Columns of the portable kernel's tile.
 pub const NR: usize = 16;
 
-/// Portable GEMM microkernel (`sgemm.scalar.6x16`): plain multiply-add (unfused, so it is fast on
-/// any target), accumulators in a local array the compiler keeps in vector registers.
+/// Portable GEMM microkernel (`sgemm.scalar.6x16`): the contract's recurrence written out with
+/// a fused multiply-add per term ([`fma`]), accumulators in a local array.
 ///
 /// # Safety
-/// See the microkernel contract in [`super`].
+/// See the microkernel contract in [`super`] (C has a unit column stride here).
 pub unsafe fn gemm_tile(t: &Tile) {
     let mut acc = [[0.0f32; NR]; MR];
+    if t.load {
+        for (i, acc_row) in acc.iter_mut().enumerate().take(t.rows) {
+            for (j, v) in acc_row.iter_mut().enumerate().take(t.cols) {
+                // SAFETY: (i, j) is a live cell of the C tile (contract).
+                *v = unsafe { *t.c.offset(i as isize * t.rsc + j as isize) };
+            }
+        }
+    }
     let last = t.rows - 1;
     let mut padded = [0.0f32; NR];
     for p in 0..t.k {
@@ -29,25 +37,41 @@ pub unsafe fn gemm_tile(t: &Tile) {
             // SAFETY: row r < rows and column p < k of A are inside the strip (contract).
             let a = unsafe { *t.a.offset(r * t.rsa + p as isize * t.csa) };
             for (acc_ij, &b) in acc_row.iter_mut().zip(brow) {
-                *acc_ij += a * b;
+                *acc_ij = fma(a, b, *acc_ij);
             }
         }
     }
     for (i, acc_row) in acc.iter().enumerate().take(t.rows) {
-        for (j, &v) in acc_row.iter().enumerate().take(t.cols) {
-            // SAFETY: (i, j) is a valid cell of the C tile (contract).
-            let c = unsafe { &mut *t.c.offset(i as isize * t.rsc + j as isize * t.csc) };
-            let scaled = t.alpha * v;
-            *c = if t.beta == 0.0 {
-                scaled
+        for (j, &s) in acc_row.iter().enumerate().take(t.cols) {
+            let v = if !t.finish {
+                s
+            } else if t.beta == 0.0 {
+                t.alpha * s
             } else {
-                scaled + t.beta * *c
+                // SAFETY: (i, j) is a live cell of c0 (contract).
+                let old = unsafe { *t.c0.offset(i as isize * t.rs0 + j as isize * t.cs0) };
+                fma(t.beta, old, t.alpha * s)
             };
+            // SAFETY: (i, j) is a live cell of the C tile (contract).
+            unsafe { *t.c.offset(i as isize * t.rsc + j as isize) = v };
         }
     }
 }
 
 use super::math::*;
+
+/// `a*b + c` rounded once, as the SIMD kernels' FMA instructions compute it: `f32::mul_add`.
+/// That is one instruction where the target has FMA built in (aarch64, or x86-64 compiled with
+/// `-C target-feature=+fma`). On a default x86-64 build it is a call into the C library's
+/// `fmaf`, which runs the FMA instruction on every x86-64 CPU since 2013 (Haswell, Piledriver)
+/// but cannot be vectorised: the scalar GEMM then runs several times slower than with plain
+/// multiply-adds (`reproduce --quick`: 16 s unfused, about 100 s fused, on a Xeon with AVX-512).
+/// On a CPU without FMA, glibc emulates it exactly in software, tens of cycles a call. That is
+/// the price of the portable path giving the same bits as the SIMD ones.
+#[inline(always)]
+fn fma(a: f32, b: f32, c: f32) -> f32 {
+    a.mul_add(b, c)
+}
 
 /// `exp(z)` for `z <= 0` following the shared method (round, Cody-Waite reduction, polynomial,
 /// exponent-bit reconstruction); 0 below [`EXP_MIN_NORMAL_ARG`]. NaN propagates.
@@ -57,7 +81,8 @@ fn exp_nonpos(z: f32) -> f32 {
 }
 
 /// `2^K * exp(z)`, the scale folded into the exponent field, so the result is normal wherever
-/// the true value is; 0 where `2^K exp(z)` would be subnormal.
+/// the true value is; 0 where `2^K exp(z)` would be subnormal. Every step is the vector kernels'
+/// operation, fused multiply-adds included ([`fma`]), so all families give the same bits.
 #[inline(always)]
 fn exp_scaled<const K: i32>(z: f32) -> f32 {
     if z < EXP_MIN_NORMAL_ARG - K as f32 * std::f32::consts::LN_2 {
@@ -65,15 +90,18 @@ fn exp_scaled<const K: i32>(z: f32) -> f32 {
     }
     // n = round(z*log2 e); `biased` holds n + 127 + K in its low bits, so its bits shifted
     // left by 23 are 2^(n+K). n >= -126 - K here, so that exponent field is valid.
-    let biased = z * LOG2E + (ROUND_MAGIC + K as f32);
+    let magic = ROUND_MAGIC + K as f32;
+    let biased = fma(z, LOG2E, magic);
     let scale = f32::from_bits(biased.to_bits() << 23);
-    let n = biased - (ROUND_MAGIC + K as f32);
-    let t = z - n * LN2_HI;
-    let t = t - n * LN2_LO;
-    let p = EXP_C1 + t * (EXP_C2 + t * (EXP_C3 + t * (EXP_C4 + t * EXP_C5)));
+    let n = biased - magic;
+    let t = fma(-n, LN2_HI, z);
+    let t = fma(-n, LN2_LO, t);
+    let p = fma(EXP_C5, t, EXP_C4);
+    let p = fma(p, t, EXP_C3);
+    let p = fma(p, t, EXP_C2);
+    let p = fma(p, t, EXP_C1);
     // 2^(n+K) * exp(t) = s + (s*t)*p
-    let st = scale * t;
-    scale + st * p
+    fma(scale * t, p, scale)
 }
 
 /// sigma(-|x|) = e/(1+e) with e = exp(-|x|): the small side, free of cancellation.
@@ -104,7 +132,11 @@ pub fn element(f: ElementFn, x: f32) -> f32 {
             let a = x.abs();
             let t = if a < TANH_SMALL {
                 let s = a * a;
-                a + a * s * (TANH_T4 + s * (TANH_T3 + s * (TANH_T2 + s * (TANH_T1 + s * TANH_T0))))
+                let p = fma(TANH_T0, s, TANH_T1);
+                let p = fma(p, s, TANH_T2);
+                let p = fma(p, s, TANH_T3);
+                let p = fma(p, s, TANH_T4);
+                fma(a * s, p, a)
             } else {
                 let e = exp_nonpos(-2.0 * a);
                 (1.0 - e) / (1.0 + e)
@@ -115,7 +147,7 @@ pub fn element(f: ElementFn, x: f32) -> f32 {
             // r = 4e = 2^2 exp(-2|x|) built in the exponent, so the result stays normal
             // wherever the true value is (e itself is subnormal there); then e = r/4.
             let r = exp_scaled::<2>(-2.0 * x.abs());
-            let d = 1.0 + 0.25 * r;
+            let d = fma(0.25f32, r, 1.0);
             r / (d * d)
         }
         ElementFn::Relu => {

@@ -24,11 +24,13 @@ impl Normal {
         if let Some(v) = self.spare.take() {
             return v;
         }
-        // u1 in (0, 1] so ln(u1) is finite.
+        // u1 in (0, 1] so ln(u1) is finite. ln, sin and cos come from the `libm` crate (plain
+        // Rust), not the C library, whose results may differ in the last bit between versions
+        // and CPUs: the same seed must give the same weights everywhere.
         let u1 = 1.0 - self.rng.random::<f64>();
         let u2 = self.rng.random::<f64>();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        let r = (-2.0 * libm::log(u1)).sqrt();
+        let (s, c) = libm::sincos(std::f64::consts::TAU * u2);
         self.spare = Some((r * s) as f32);
         (r * c) as f32
     }

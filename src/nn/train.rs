@@ -157,7 +157,8 @@ pub fn total_cost(
                 sum += match cost {
                     // The book's nan_to_num: 0 * ln 0 counts as 0.
                     Cost::CrossEntropy => {
-                        let term = |p: f64, q: f64| if p == 0.0 { 0.0 } else { p * q.ln() };
+                        // libm's ln: the same bits on every machine (see `nn::rng`).
+                        let term = |p: f64, q: f64| if p == 0.0 { 0.0 } else { p * libm::log(q) };
                         -(term(t, a) + term(1.0 - t, 1.0 - a))
                     }
                     Cost::Quadratic => 0.5 * (a - t) * (a - t),

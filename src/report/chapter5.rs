@@ -85,8 +85,15 @@ pub struct Summary {
     pub bars: Option<(Vec<f64>, Vec<f64>)>,
     pub curves: Vec<CurveRow>,
     pub arithmetic: Option<Arithmetic>,
-    pub better98: Option<(Vec<f64>, f64)>,
+    pub better98: Option<Better98Row>,
     pub sweep: Vec<SweepRow>,
+}
+
+/// Chapter 3's run: validation accuracy after each epoch, and how long training took.
+#[derive(Serialize, Clone, Debug)]
+pub struct Better98Row {
+    pub validation_accuracy_percent: Vec<f64>,
+    pub train_seconds: f64,
 }
 
 fn layers_name(hidden: usize) -> String {
@@ -209,10 +216,10 @@ pub fn summarise(results: &[ItemResult]) -> Summary {
                 train_seconds,
                 ..
             } => {
-                s.better98 = Some((
-                    validation.iter().map(|v| 100.0 * v).collect(),
-                    *train_seconds,
-                ))
+                s.better98 = Some(Better98Row {
+                    validation_accuracy_percent: validation.iter().map(|v| 100.0 * v).collect(),
+                    train_seconds: *train_seconds,
+                })
             }
             _ => {}
         }
@@ -577,7 +584,11 @@ pub fn markdown(s: &Summary, meta: &Meta) -> String {
         }
         let _ = writeln!(md);
     }
-    if let Some((acc, secs)) = &s.better98 {
+    if let Some(Better98Row {
+        validation_accuracy_percent: acc,
+        train_seconds: secs,
+    }) = &s.better98
+    {
         let best = acc.iter().cloned().fold(0.0, f64::max);
         let _ = writeln!(md, "## 5. Chapter 3's \"better than 98 %\"\n");
         let _ = writeln!(md, "[784,100,10], large N(0,1) init, cross-entropy, {} epochs, mini-batch 10, eta 0.1, lambda 5.0, seed {}: final {:.2} %, best {:.2} % (book: {:.2} %), {:.1} s of training.\n", acc.len(), st.base_seed, acc.last().copied().unwrap_or(0.0), best, book::BETTER_98, secs);

@@ -1,0 +1,213 @@
+//! The reproducibility guarantee end to end: `vanishing reproduce --quick` gives the same JSON
+//! results and figures, bit for bit, on every kernel family this CPU has, under forced cache
+//! blockings (so under any blocking a tuned profile may pick), and on 1 and 2 threads. Timings
+//! and machine metadata are the only things allowed to differ.
+//!
+//! Each configuration is a separate process, because the kernel family and the blocking are
+//! chosen once per process from `VANISHING_ISA` and `VANISHING_BLOCKING`, exactly as a user
+//! would force them.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vanishing::isa::Isa;
+
+/// One way of running the reproduction.
+#[derive(Clone, Debug)]
+struct Config {
+    isa: Isa,
+    /// `mc,kc,nc`, or `None` for the blocking derived from this machine's caches.
+    blocking: Option<&'static str>,
+    threads: usize,
+}
+
+impl Config {
+    fn label(&self) -> String {
+        format!(
+            "isa={} blocking={} threads={}",
+            self.isa.name(),
+            self.blocking.unwrap_or("detected"),
+            self.threads
+        )
+    }
+}
+
+/// Blockings that put the kc, mc and nc boundaries in very different places: kc = 7 splits every
+/// depth of the trainer's GEMMs (784, 30, 10, 1000) into many ragged blocks; mc and nc off the
+/// tile grid; and one blocking so large that nothing is split.
+const BLOCKINGS: [&str; 3] = ["12,7,48", "30,100,250", "6000,4096,8192"];
+
+/// Runs the quick reproduction under `cfg` into a fresh directory and returns the results by
+/// file name: JSON with every `*_seconds` field removed (`meta.json`, which records the machine,
+/// the kernels and the timings, is left out), and the SVG figures as text.
+fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
+    let out = scratch.join(cfg.label().replace([' ', '=', ','], "_"));
+    let status = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+        .args(["reproduce", "--quick", "--threads"])
+        .arg(cfg.threads.to_string())
+        .arg("--out")
+        .arg(&out)
+        .env("VANISHING_ISA", cfg.isa.name())
+        .env("VANISHING_BLOCKING", cfg.blocking.unwrap_or(""))
+        .env_remove("RAYON_NUM_THREADS")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run vanishing reproduce");
+    assert!(status.success(), "{}: reproduce failed", cfg.label());
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("chapter5/meta.json")).expect("meta.json"),
+    )
+    .expect("meta.json parses");
+    let machine = &meta["machine"];
+    // The run really used what was asked for.
+    assert_eq!(machine["isa"], cfg.isa.name(), "{}", cfg.label());
+    assert_eq!(machine["threads"], cfg.threads, "{}", cfg.label());
+    if let Some(b) = cfg.blocking {
+        assert_eq!(machine["gemm_blocking"], b, "{}", cfg.label());
+    }
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(out.join("chapter5")).expect("chapter5/") {
+        let path = entry.expect("dir entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).expect("result file");
+        if name == "meta.json" {
+            continue;
+        }
+        let kept = if name.ends_with(".json") {
+            let mut v: Value = serde_json::from_str(&text).expect("result JSON parses");
+            drop_timings(&mut v);
+            v.to_string()
+        } else {
+            text
+        };
+        files.insert(name, kept);
+    }
+    assert!(
+        files.keys().filter(|n| n.ends_with(".json")).count() >= 5,
+        "{}: too few result files: {:?}",
+        cfg.label(),
+        files.keys()
+    );
+    files
+}
+
+fn drop_timings(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, _| !k.ends_with("_seconds"));
+            map.values_mut().for_each(drop_timings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_timings),
+        _ => {}
+    }
+}
+
+/// The first place two results differ, for the failure message.
+fn first_difference(a: &str, b: &str) -> String {
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let show = |s: &str| {
+        s.get(at.saturating_sub(60)..(at + 60).min(s.len()))
+            .unwrap_or("")
+            .to_string()
+    };
+    format!("at byte {at}:\n  {}\n  {}", show(a), show(b))
+}
+
+fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vanishing-same-bits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
+    let best = Isa::best();
+    let mut configs = vec![
+        Config {
+            isa: best,
+            blocking: None,
+            threads: 2,
+        },
+        Config {
+            isa: best,
+            blocking: None,
+            threads: 1,
+        },
+    ];
+    // Every other family with the detected blocking (the scalar one is the slowest run: its
+    // fused multiply-adds are C library calls on x86-64).
+    for isa in Isa::available().into_iter().rev().filter(|&i| i != best) {
+        configs.push(Config {
+            isa,
+            blocking: None,
+            threads: 2,
+        });
+    }
+    // Every SIMD family under every forced blocking (the scalar kernel is held to the same bits
+    // under tiny blockings by tests/gemm.rs).
+    for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+        for (i, b) in BLOCKINGS.iter().enumerate() {
+            configs.push(Config {
+                isa,
+                blocking: Some(b),
+                threads: 1 + i % 2,
+            });
+        }
+    }
+    if Isa::available() == [Isa::Scalar] {
+        println!("skipped: forced blockings of SIMD families (this CPU has none)");
+    }
+    for missing in Isa::ALL.iter().filter(|i| !i.is_available()) {
+        println!("skipped: family {} (not on this CPU)", missing.name());
+    }
+    let scratch = scratch_dir();
+    let reference = reproduce(&configs[0], &scratch);
+    for cfg in &configs[1..] {
+        let got = reproduce(cfg, &scratch);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            reference.keys().collect::<Vec<_>>(),
+            "{}: different result files",
+            cfg.label()
+        );
+        for (name, text) in &got {
+            let want = &reference[name];
+            assert!(
+                text == want,
+                "{} differs from {} in {name}, {}",
+                cfg.label(),
+                configs[0].label(),
+                first_difference(want, text)
+            );
+        }
+        println!("{}: identical to {}", cfg.label(), configs[0].label());
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn malformed_overrides_are_refused_with_a_clear_error() {
+    for (var, value, expect) in [
+        ("VANISHING_BLOCKING", "12,8", "expected three"),
+        ("VANISHING_BLOCKING", "12,0,64", "not a positive integer"),
+        ("VANISHING_ISA", "avx9", "unknown"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+            .arg("info")
+            .env(var, value)
+            .output()
+            .expect("run vanishing info");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {err}");
+        assert!(
+            err.contains(var) && err.contains(expect),
+            "{var}={value}: {err}"
+        );
+    }
+}
