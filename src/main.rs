@@ -34,6 +34,9 @@ enum Command {
     Reproduce(ReproduceArgs),
     /// Build the report from shard files written by `reproduce --shard I/N`.
     Merge(MergeArgs),
+    /// Check that two reproductions gave the same results: every JSON result and SVG figure,
+    /// bit for bit, timings and machine metadata aside. Exits 1 if they differ.
+    Compare(CompareArgs),
     /// Performance-regression gate: interleaved speed ratios and callgrind instruction counts
     /// against results/perf-baseline.json; exits 1 on a confirmed regression.
     PerfGate(PerfGateArgs),
@@ -88,6 +91,14 @@ struct ReproduceArgs {
     /// MNIST directory (default: VANISHING_MNIST_DIR, else data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Output directory of one run (holding chapter5/), e.g. results
+    first: PathBuf,
+    /// Output directory of the other run
+    second: PathBuf,
 }
 
 #[derive(Args)]
@@ -530,6 +541,31 @@ fn print_summary(
     );
 }
 
+fn run_compare(args: CompareArgs) -> Result<(), (u8, String)> {
+    use vanishing::experiments::compare;
+    let read = |dir: &Path| compare::comparable_results(dir).map_err(|e| (2, e.to_string()));
+    let (a, b) = (read(&args.first)?, read(&args.second)?);
+    let diffs = compare::differences(&a, &b);
+    for d in &diffs {
+        println!("DIFFERS  {}: {}", d.file, d.detail);
+    }
+    let same = a
+        .keys()
+        .filter(|k| !diffs.iter().any(|d| &&d.file == k))
+        .count();
+    println!(
+        "{same} of {} result files identical ({} vs {}; timings and machine metadata not compared)",
+        a.len().max(b.len()),
+        args.first.display(),
+        args.second.display()
+    );
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err((1, format!("{} result files differ", diffs.len())))
+    }
+}
+
 fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
     use vanishing::experiments::run as xrun;
     let start = std::time::Instant::now();
@@ -623,6 +659,7 @@ fn main() -> ExitCode {
         Command::Train(args) => run_train(args),
         Command::Reproduce(args) => run_reproduce(args),
         Command::Merge(args) => run_merge(args),
+        Command::Compare(args) => run_compare(args),
         Command::PerfGate(args) => run_perf_gate(args),
         Command::PerfWorkload { name, iters } => {
             vanishing::perf::instructions::run_workload(&name, iters)

@@ -11,6 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use vanishing::experiments::compare;
 use vanishing::isa::Isa;
 
 /// One way of running the reproduction.
@@ -38,9 +39,8 @@ impl Config {
 /// tile grid; and one blocking so large that nothing is split.
 const BLOCKINGS: [&str; 3] = ["12,7,48", "30,100,250", "6000,4096,8192"];
 
-/// Runs the quick reproduction under `cfg` into a fresh directory and returns the results by
-/// file name: JSON with every `*_seconds` field removed (`meta.json`, which records the machine,
-/// the kernels and the timings, is left out), and the SVG figures as text.
+/// Runs the quick reproduction under `cfg` into a fresh directory and returns its comparable
+/// results ([`compare::comparable_results`]: JSON without timings, figures, no `meta.json`).
 fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
     let out = scratch.join(cfg.label().replace([' ', '=', ','], "_"));
     let status = Command::new(env!("CARGO_BIN_EXE_vanishing"))
@@ -66,23 +66,7 @@ fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
     if let Some(b) = cfg.blocking {
         assert_eq!(machine["gemm_blocking"], b, "{}", cfg.label());
     }
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(out.join("chapter5")).expect("chapter5/") {
-        let path = entry.expect("dir entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(&path).expect("result file");
-        if name == "meta.json" {
-            continue;
-        }
-        let kept = if name.ends_with(".json") {
-            let mut v: Value = serde_json::from_str(&text).expect("result JSON parses");
-            drop_timings(&mut v);
-            v.to_string()
-        } else {
-            text
-        };
-        files.insert(name, kept);
-    }
+    let files = compare::comparable_results(&out).expect("results written");
     assert!(
         files.keys().filter(|n| n.ends_with(".json")).count() >= 5,
         "{}: too few result files: {:?}",
@@ -90,32 +74,6 @@ fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
         files.keys()
     );
     files
-}
-
-fn drop_timings(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|k, _| !k.ends_with("_seconds"));
-            map.values_mut().for_each(drop_timings);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_timings),
-        _ => {}
-    }
-}
-
-/// The first place two results differ, for the failure message.
-fn first_difference(a: &str, b: &str) -> String {
-    let at = a
-        .bytes()
-        .zip(b.bytes())
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    let show = |s: &str| {
-        s.get(at.saturating_sub(60)..(at + 60).min(s.len()))
-            .unwrap_or("")
-            .to_string()
-    };
-    format!("at byte {at}:\n  {}\n  {}", show(a), show(b))
 }
 
 fn scratch_dir() -> PathBuf {
@@ -170,22 +128,13 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
     let reference = reproduce(&configs[0], &scratch);
     for cfg in &configs[1..] {
         let got = reproduce(cfg, &scratch);
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            reference.keys().collect::<Vec<_>>(),
-            "{}: different result files",
-            cfg.label()
+        let diffs = compare::differences(&reference, &got);
+        assert!(
+            diffs.is_empty(),
+            "{} differs from {}: {diffs:#?}",
+            cfg.label(),
+            configs[0].label()
         );
-        for (name, text) in &got {
-            let want = &reference[name];
-            assert!(
-                text == want,
-                "{} differs from {} in {name}, {}",
-                cfg.label(),
-                configs[0].label(),
-                first_difference(want, text)
-            );
-        }
         println!("{}: identical to {}", cfg.label(), configs[0].label());
     }
     let _ = std::fs::remove_dir_all(&scratch);

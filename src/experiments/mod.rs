@@ -4,6 +4,7 @@
 //! exactly what one run gives.
 
 pub mod arithmetic;
+pub mod compare;
 pub mod items;
 pub mod run;
 pub mod speed;

@@ -325,47 +325,51 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 } else {
                     (a_blk.ptr, a_blk.rs, a_blk.cs, MR as isize * a_blk.rs)
                 };
-                let tile = |ir: usize, jr: usize| {
-                    let (b, rsb, b_full_rows) = b_panel(jr);
-                    let c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
-                    let c_full_rows = p.c_rows_exclusive
+                // The fields every tile of this block shares are set once; `place` points the
+                // tile at (ir, jr), rewriting only what changes from tile to tile.
+                let mut t = Tile {
+                    k: kb,
+                    a: apk,
+                    rsa: ars,
+                    csa: acs,
+                    rows: MR,
+                    b: bpk.as_ptr(),
+                    rsb: nr as isize,
+                    b_full_rows: kb,
+                    cols: nr,
+                    c: c_blk,
+                    rsc: p.rsc,
+                    csc: p.csc,
+                    c_full_rows: false,
+                    load: !first,
+                    finish: last,
+                    alpha: p.alpha,
+                    beta: p.beta,
+                    c0: c0_saved,
+                    rs0: if save_c0 { rs0 as isize } else { p.rsc },
+                    cs0: if save_c0 { 1 } else { p.csc },
+                    c0_full_rows: save_c0,
+                };
+                let place = |t: &mut Tile, ir: usize, jr: usize| {
+                    (t.b, t.rsb, t.b_full_rows) = b_panel(jr);
+                    t.a = apk.wrapping_offset((ir / MR) as isize * astep);
+                    t.rows = MR.min(mb - ir);
+                    t.cols = nr.min(nb - jr);
+                    t.c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
+                    t.c_full_rows = p.c_rows_exclusive
                         && c_row_readable_full(
                             p.m,
                             p.n,
                             p.rsc,
                             p.csc,
-                            ic + ir + MR.min(mb - ir) - 1,
+                            ic + ir + t.rows - 1,
                             jc + jr,
                             nr,
                         );
-                    let (c0, rs0, cs0, c0_full_rows) = if save_c0 {
-                        let at = (ic + ir) * rs0 + jr;
-                        (c0_saved.wrapping_add(at), rs0 as isize, 1, true)
+                    if save_c0 {
+                        t.c0 = c0_saved.wrapping_add((ic + ir) * rs0 + jr);
                     } else {
-                        (c.cast_const(), p.rsc, p.csc, c_full_rows)
-                    };
-                    Tile {
-                        k: kb,
-                        a: apk.wrapping_offset((ir / MR) as isize * astep),
-                        rsa: ars,
-                        csa: acs,
-                        rows: MR.min(mb - ir),
-                        b,
-                        rsb,
-                        b_full_rows,
-                        cols: nr.min(nb - jr),
-                        c,
-                        rsc: p.rsc,
-                        csc: p.csc,
-                        c_full_rows,
-                        load: !first,
-                        finish: last,
-                        alpha: p.alpha,
-                        beta: p.beta,
-                        c0,
-                        rs0,
-                        cs0,
-                        c0_full_rows,
+                        (t.c0, t.c0_full_rows) = (t.c.cast_const(), t.c_full_rows);
                     }
                 };
                 // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
@@ -374,14 +378,16 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                     // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
                     for jr in (0..nb).step_by(nr) {
                         for ir in (0..mb).step_by(MR) {
-                            unsafe { plan.kernel.run(&tile(ir, jr)) };
+                            place(&mut t, ir, jr);
+                            unsafe { plan.kernel.run(&t) };
                         }
                     }
                 } else {
                     // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
                     for ir in (0..mb).step_by(MR) {
                         for jr in (0..nb).step_by(nr) {
-                            unsafe { plan.kernel.run(&tile(ir, jr)) };
+                            place(&mut t, ir, jr);
+                            unsafe { plan.kernel.run(&t) };
                         }
                     }
                 }

@@ -66,27 +66,31 @@ fn column_masks(cols: usize) -> [__m256i; 2] {
 
 /// `R` rows of `H` halves from `ptr` (row stride `rs`, unit column stride): whole halves where
 /// the half is full or the row may be read wide, else only the live lanes (masked loads).
+/// `FULL` says at compile time that every half is full (a whole tile), so no test is made.
+///
+/// Not a `#[target_feature]` function itself, so that it can be forced inline into the kernels
+/// (which have the features); a separate call would pass the tile through memory.
 ///
 /// # Safety
-/// Rows `i < R` must hold `cols` readable floats, or 16 when `wide`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn load_rows<const R: usize, const H: usize>(
+/// The CPU must support AVX2; rows `i < R` must hold `cols` readable floats, or 16 when `wide`.
+#[inline(always)]
+unsafe fn load_rows<const R: usize, const H: usize, const FULL: bool>(
     ptr: *const f32,
     rs: isize,
     wide: bool,
     cols: usize,
     masks: &[__m256i; 2],
 ) -> [[__m256; H]; R] {
-    let mut out = [[_mm256_setzero_ps(); H]; R];
+    // SAFETY: AVX2 is available (caller's contract).
+    let mut out = [[unsafe { _mm256_setzero_ps() }; H]; R];
     for (i, row) in out.iter_mut().enumerate() {
         let p = ptr.wrapping_offset(i as isize * rs);
         for (h, v) in row.iter_mut().enumerate() {
             let q = p.wrapping_add(8 * h);
-            // SAFETY: the half is full, or the row is readable 16 wide, or the masked-off lanes
-            // are not read (caller's contract).
+            // SAFETY: AVX2 is available; the half is full, or the row is readable 16 wide, or
+            // the masked-off lanes are not read (caller's contract).
             *v = unsafe {
-                if wide || cols >= 8 * (h + 1) {
+                if FULL || wide || cols >= 8 * (h + 1) {
                     _mm256_loadu_ps(q)
                 } else {
                     _mm256_maskload_ps(q, masks[h])
@@ -98,41 +102,44 @@ unsafe fn load_rows<const R: usize, const H: usize>(
 }
 
 /// The end of every tile: the raw partial sums, or `alpha*S (+ beta*c0)` on the last k block,
-/// into C's live cells. `start` is C as loaded before the k loop (when the tile continued a
-/// partial sum).
+/// into C's live cells.
+///
+/// Forced inline into the kernels, as [`load_rows`] is.
 ///
 /// # Safety
-/// The tile contract, with `R == t.rows`, `H` halves covering `t.cols`, and C contiguous.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn write_tile<const R: usize, const H: usize>(
+/// The CPU must support AVX2 and FMA; the tile contract, with `R == t.rows`, `H` halves
+/// covering `t.cols`, and C contiguous.
+#[inline(always)]
+unsafe fn write_tile<const R: usize, const H: usize, const FULL: bool>(
     t: &Tile,
     acc: [[__m256; H]; R],
-    start: &[[__m256; H]; R],
     masks: &[__m256i; 2],
 ) {
     let mut out = acc;
-    // The whole 16-wide rows as they are in memory now, where known: a ragged half can then be
-    // written back whole, its dead lanes with their own values (rows are stored in order, so a
-    // later row's store wins; vmaskmovps stores are slow on AMD).
-    let mut wide_old = (t.load && t.c_full_rows).then_some(*start);
+    // A ragged half is best written back whole, its dead lanes with their current values (the
+    // row is this thread's memory 16 wide, c_full_rows; rows are stored in order, so a later
+    // row's store wins), because vmaskmovps stores are slow on AMD. That needs the whole rows
+    // as they are in memory now, read before any row is stored (a ragged row's store shares a
+    // cache line with the next row's start: loading that row afterwards would stall on
+    // store-to-load forwarding), and only where C may be read at all.
+    let ragged = !FULL && t.cols < 8 * H;
+    let mut wide_old = None;
+    // SAFETY (every intrinsic below): AVX2 and FMA are available (caller's contract).
     if t.finish {
-        let alpha = _mm256_set1_ps(t.alpha);
+        let alpha = unsafe { _mm256_set1_ps(t.alpha) };
         for row in out.iter_mut() {
             for v in row.iter_mut() {
-                *v = _mm256_mul_ps(alpha, *v);
+                *v = unsafe { _mm256_mul_ps(alpha, *v) };
             }
         }
         if t.beta != 0.0 {
-            // Every row is loaded before any is stored: a ragged row's store shares a cache line
-            // with the next row's start, and loading that row afterwards would stall on
-            // store-to-load forwarding.
             // SAFETY: c0 rows hold `cols` readable floats, or 16 with c0_full_rows (contract).
-            let old = unsafe { load_rows::<R, H>(t.c0, t.rs0, t.c0_full_rows, t.cols, masks) };
-            let beta = _mm256_set1_ps(t.beta);
+            let old =
+                unsafe { load_rows::<R, H, FULL>(t.c0, t.rs0, t.c0_full_rows, t.cols, masks) };
+            let beta = unsafe { _mm256_set1_ps(t.beta) };
             for (row, o) in out.iter_mut().zip(&old) {
                 for (v, &c) in row.iter_mut().zip(o) {
-                    *v = _mm256_fmadd_ps(beta, c, *v);
+                    *v = unsafe { _mm256_fmadd_ps(beta, c, *v) };
                 }
             }
             if t.c0_is_c() && t.c0_full_rows {
@@ -140,16 +147,19 @@ unsafe fn write_tile<const R: usize, const H: usize>(
             }
         }
     }
+    if ragged && wide_old.is_none() && t.load && t.c_full_rows {
+        // SAFETY: C may be read (this block continues its partial sums), 16 wide (c_full_rows).
+        wide_old = Some(unsafe { load_rows::<R, H, FULL>(t.c, t.rsc, true, t.cols, masks) });
+    }
     for (i, row) in out.iter().enumerate() {
         let c = t.c.wrapping_offset(i as isize * t.rsc);
         for (h, &v) in row.iter().enumerate() {
             let ptr = c.wrapping_add(8 * h);
-            // SAFETY: row i < rows of the C tile. A full half is stored plainly; a ragged one
-            // either whole with its dead lanes' current values (the row is this thread's memory
-            // 16 wide, c_full_rows) or through the mask, which selects exactly the cells
-            // j < cols.
+            // SAFETY: AVX2 is available; row i < rows of the C tile. A full half is stored
+            // plainly; a ragged one either whole with its dead lanes' current values (see
+            // above) or through the mask, which selects exactly the cells j < cols.
             unsafe {
-                if t.cols >= 8 * (h + 1) {
+                if FULL || t.cols >= 8 * (h + 1) {
                     _mm256_storeu_ps(ptr, v);
                 } else if let Some(old) = &wide_old {
                     _mm256_storeu_ps(
@@ -176,40 +186,57 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
     };
     let a: [*const f32; R] = std::array::from_fn(|i| t.a.wrapping_offset(i as isize * rsa));
     let mut b = t.b;
-    let start = if t.load {
+    let mut acc = if t.load {
         // SAFETY: C rows hold `cols` readable floats, or 16 with c_full_rows (contract).
-        unsafe { load_rows::<R, H>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
+        unsafe { load_rows::<R, H, false>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
     } else {
         [[_mm256_setzero_ps(); H]; R]
     };
-    let mut acc = start;
     let mut off = 0isize;
-    for p in 0..t.k {
-        let mut bv = [_mm256_setzero_ps(); H];
-        for (h, v) in bv.iter_mut().enumerate() {
-            let ptr = b.wrapping_add(8 * h);
-            // SAFETY: row p of the B strip holds 16 readable floats when p < b_full_rows, else
-            // `cols` read through masks (masked-off lanes are not read).
-            *v = unsafe {
-                if MASK_B && p >= t.b_full_rows {
-                    _mm256_maskload_ps(ptr, masks[h])
-                } else {
-                    _mm256_loadu_ps(ptr)
+    // One k step; `$masked` rows read B through the column masks. Rows of B that hold 16
+    // readable floats come first, so the common loop carries no per-row test.
+    macro_rules! k_steps {
+        ($range:expr, $masked:expr) => {
+            for _ in $range {
+                let mut bv = [_mm256_setzero_ps(); H];
+                for (h, v) in bv.iter_mut().enumerate() {
+                    let ptr = b.wrapping_add(8 * h);
+                    // SAFETY: the first b_full_rows rows of the B strip hold 16 readable floats,
+                    // the rest `cols`, read through masks (masked-off lanes are not read).
+                    *v = unsafe {
+                        if $masked {
+                            _mm256_maskload_ps(ptr, masks[h])
+                        } else {
+                            _mm256_loadu_ps(ptr)
+                        }
+                    };
                 }
-            };
-        }
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: rows i < R = rows are valid rows of the A strip and `off = p*csa`, p < k.
-            let x = _mm256_broadcast_ss(unsafe { &*a[i].offset(off) });
-            for (c, v) in row.iter_mut().zip(bv) {
-                *c = _mm256_fmadd_ps(x, v, *c);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    // SAFETY: rows i < R = rows are valid rows of the A strip and
+                    // `off = p*csa`, p < k.
+                    let x = _mm256_broadcast_ss(unsafe { &*a[i].offset(off) });
+                    for (c, v) in row.iter_mut().zip(bv) {
+                        *c = _mm256_fmadd_ps(x, v, *c);
+                    }
+                }
+                b = b.wrapping_offset(rsb);
+                off += csa;
             }
-        }
-        b = b.wrapping_offset(rsb);
-        off += csa;
+        };
+    }
+    let whole = if MASK_B { t.b_full_rows.min(t.k) } else { t.k };
+    k_steps!(0..whole, false);
+    if MASK_B {
+        k_steps!(whole..t.k, true);
     }
     // SAFETY: forwarded contract.
-    unsafe { write_tile::<R, H>(t, acc, &start, &masks) };
+    unsafe {
+        if t.cols == 8 * H {
+            write_tile::<R, H, true>(t, acc, &masks)
+        } else {
+            write_tile::<R, H, false>(t, acc, &masks)
+        }
+    };
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -224,55 +251,78 @@ unsafe fn tile_full<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
     } else {
         (t.rsa, t.csa, t.rsb)
     };
-    let row = |i: isize| t.a.wrapping_offset(i * rsa);
+    // Six independent row pointers. (Written with the clamp to the last live row that the
+    // unpacked case needs anyway: without it LLVM rebuilds rows 3-5 from row 0 with three extra
+    // address instructions in every k step, measured +6 % instructions on 10x784x30.)
+    let last = if PACKED {
+        MR as isize - 1
+    } else {
+        (t.rows - 1) as isize
+    };
+    let row = |i: isize| t.a.wrapping_offset(i.min(last) * rsa);
     let (a0, a1, a2, a3, a4, a5) = (row(0), row(1), row(2), row(3), row(4), row(5));
     let mut b = t.b;
 
     let start = if t.load {
         // SAFETY: C rows hold `cols` readable floats, or 16 with c_full_rows (contract).
-        unsafe { load_rows::<MR, 2>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
+        unsafe { load_rows::<MR, 2, false>(t.c, t.rsc, t.c_full_rows, t.cols, &masks) }
     } else {
         [[_mm256_setzero_ps(); 2]; MR]
     };
+    // Twelve named accumulators: kept in registers through the k loop.
     let [[mut c00, mut c01], [mut c10, mut c11], [mut c20, mut c21], [mut c30, mut c31], [mut c40, mut c41], [mut c50, mut c51]] =
         start;
 
     let mut off = 0isize;
-    for p in 0..t.k {
-        // SAFETY: row p of the B strip holds 16 readable floats when p < b_full_rows, else
-        // `cols` read through masks; A rows a0..a5 are valid rows of the strip and
-        // `off = p*csa` with p < k (contract).
-        unsafe {
-            let (b0, b1) = if MASK_B && p >= t.b_full_rows {
-                // Masked-off lanes are not read, so a ragged row at the end of B is safe.
+    // One k step from B's row halves `$b0`, `$b1`.
+    macro_rules! k_step {
+        ($b0:expr, $b1:expr) => {
+            // SAFETY: A rows a0..a5 are valid rows of the strip and `off = p*csa` with p < k
+            // (contract).
+            unsafe {
+                let (b0, b1) = ($b0, $b1);
+                let x = _mm256_broadcast_ss(&*a0.offset(off));
+                c00 = _mm256_fmadd_ps(x, b0, c00);
+                c01 = _mm256_fmadd_ps(x, b1, c01);
+                let x = _mm256_broadcast_ss(&*a1.offset(off));
+                c10 = _mm256_fmadd_ps(x, b0, c10);
+                c11 = _mm256_fmadd_ps(x, b1, c11);
+                let x = _mm256_broadcast_ss(&*a2.offset(off));
+                c20 = _mm256_fmadd_ps(x, b0, c20);
+                c21 = _mm256_fmadd_ps(x, b1, c21);
+                let x = _mm256_broadcast_ss(&*a3.offset(off));
+                c30 = _mm256_fmadd_ps(x, b0, c30);
+                c31 = _mm256_fmadd_ps(x, b1, c31);
+                let x = _mm256_broadcast_ss(&*a4.offset(off));
+                c40 = _mm256_fmadd_ps(x, b0, c40);
+                c41 = _mm256_fmadd_ps(x, b1, c41);
+                let x = _mm256_broadcast_ss(&*a5.offset(off));
+                c50 = _mm256_fmadd_ps(x, b0, c50);
+                c51 = _mm256_fmadd_ps(x, b1, c51);
+            }
+            b = b.wrapping_offset(rsb);
+            off += csa;
+        };
+    }
+    // Rows of B that hold 16 readable floats first, so the common loop carries no per-row test;
+    // then (a ragged panel in place) the rest through masks, whose off lanes are not read.
+    let whole = if MASK_B { t.b_full_rows.min(t.k) } else { t.k };
+    for _ in 0..whole {
+        // SAFETY: this row of the B strip holds 16 readable floats (contract).
+        let (b0, b1) = unsafe { (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))) };
+        k_step!(b0, b1);
+    }
+    if MASK_B {
+        for _ in whole..t.k {
+            // SAFETY: this row holds `cols` readable floats; masked-off lanes are not read.
+            let (b0, b1) = unsafe {
                 (
                     _mm256_maskload_ps(b, mlo),
                     _mm256_maskload_ps(b.wrapping_add(8), mhi),
                 )
-            } else {
-                (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)))
             };
-            let x = _mm256_broadcast_ss(&*a0.offset(off));
-            c00 = _mm256_fmadd_ps(x, b0, c00);
-            c01 = _mm256_fmadd_ps(x, b1, c01);
-            let x = _mm256_broadcast_ss(&*a1.offset(off));
-            c10 = _mm256_fmadd_ps(x, b0, c10);
-            c11 = _mm256_fmadd_ps(x, b1, c11);
-            let x = _mm256_broadcast_ss(&*a2.offset(off));
-            c20 = _mm256_fmadd_ps(x, b0, c20);
-            c21 = _mm256_fmadd_ps(x, b1, c21);
-            let x = _mm256_broadcast_ss(&*a3.offset(off));
-            c30 = _mm256_fmadd_ps(x, b0, c30);
-            c31 = _mm256_fmadd_ps(x, b1, c31);
-            let x = _mm256_broadcast_ss(&*a4.offset(off));
-            c40 = _mm256_fmadd_ps(x, b0, c40);
-            c41 = _mm256_fmadd_ps(x, b1, c41);
-            let x = _mm256_broadcast_ss(&*a5.offset(off));
-            c50 = _mm256_fmadd_ps(x, b0, c50);
-            c51 = _mm256_fmadd_ps(x, b1, c51);
+            k_step!(b0, b1);
         }
-        b = b.wrapping_offset(rsb);
-        off += csa;
     }
     let acc = [
         [c00, c01],
@@ -283,7 +333,13 @@ unsafe fn tile_full<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
         [c50, c51],
     ];
     // SAFETY: forwarded contract (R = 6 = rows, 2 halves for cols > 8).
-    unsafe { write_tile::<MR, 2>(t, acc, &start, &masks) };
+    unsafe {
+        if t.cols == NR {
+            write_tile::<MR, 2, true>(t, acc, &masks)
+        } else {
+            write_tile::<MR, 2, false>(t, acc, &masks)
+        }
+    };
 }
 
 /// Runs `iters` (rounded up to a multiple of 64) rounds of 12 independent 8-lane FMAs (192 flop per round) and returns a value

@@ -1,7 +1,7 @@
 //! x86-64 AVX-512F activation kernels: the same method and constants as `avx2.rs` on 16-lane
 //! vectors, with masked loads and stores for the tails. Only reached through an
-//! [`crate::isa::Isa::Avx512`] that was checked against the CPU. (The GEMM of this family is the
-//! AVX2 microkernel: see `GemmKernel::for_isa`.)
+//! [`crate::isa::Isa::Avx512`] that was checked against the CPU. (The GEMM microkernel of this
+//! family is in `avx512_gemm.rs`.)
 //!
 //! On Zen 4, which executes 512-bit operations as two 256-bit halves, the gain is not wider
 //! arithmetic but half the instructions per element: the AVX2 sigmoid is limited by issue, not

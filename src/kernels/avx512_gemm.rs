@@ -71,25 +71,29 @@ fn column_masks(cols: usize) -> [__mmask16; 2] {
 /// `R` rows of `H` halves from `ptr` (row stride `rs`, unit column stride): whole halves where
 /// the half is full or the row may be read wide, else only the live lanes.
 ///
+/// Forced inline into the kernel (not a `#[target_feature]` function itself, which could not be):
+/// a separate call would pass the tile through memory.
+///
 /// # Safety
-/// Rows `i < R` must hold `cols` readable floats, or 32 when `wide`.
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn load_rows<const R: usize, const H: usize>(
+/// The CPU must support AVX-512F; rows `i < R` must hold `cols` readable floats, or 32 when
+/// `wide`.
+#[inline(always)]
+unsafe fn load_rows<const R: usize, const H: usize, const FULL: bool>(
     ptr: *const f32,
     rs: isize,
     wide: bool,
     masks: &[__mmask16; 2],
 ) -> [[__m512; H]; R] {
-    let mut out = [[_mm512_setzero_ps(); H]; R];
+    // SAFETY: AVX-512F is available (caller's contract).
+    let mut out = [[unsafe { _mm512_setzero_ps() }; H]; R];
     for (i, row) in out.iter_mut().enumerate() {
         let p = ptr.wrapping_offset(i as isize * rs);
         for (h, v) in row.iter_mut().enumerate() {
             let q = p.wrapping_add(16 * h);
-            // SAFETY: plain loads where the half is full or the row may be read 32 wide (masked
+            // SAFETY: AVX-512F is available; plain loads where the half is full or the row may be read 32 wide (masked
             // loads are slow on Zen 4), else only the live cells are read (caller's contract).
             *v = unsafe {
-                if wide || masks[h] == u16::MAX {
+                if FULL || wide || masks[h] == u16::MAX {
                     _mm512_loadu_ps(q)
                 } else {
                     _mm512_maskz_loadu_ps(masks[h], q)
@@ -114,40 +118,76 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
     let mut b = t.b;
     let mut acc = if t.load {
         // SAFETY: C rows hold `cols` readable floats, or 32 with c_full_rows (contract).
-        unsafe { load_rows::<R, H>(t.c, t.rsc, t.c_full_rows, &masks) }
+        unsafe { load_rows::<R, H, false>(t.c, t.rsc, t.c_full_rows, &masks) }
     } else {
         [[_mm512_setzero_ps(); H]; R]
     };
     let mut off = 0isize;
-    for p in 0..t.k {
-        let mut bv = [_mm512_setzero_ps(); H];
-        for (h, v) in bv.iter_mut().enumerate() {
-            let ptr = b.wrapping_add(16 * h);
-            // SAFETY: row p of the B strip holds 32 readable floats when p < b_full_rows, else
-            // `cols` read through masks (masked-off lanes are not read).
-            *v = unsafe {
-                if MASK_B && p >= t.b_full_rows {
-                    _mm512_maskz_loadu_ps(masks[h], ptr)
-                } else {
-                    _mm512_loadu_ps(ptr)
+    // One k step; `$masked` rows read B through the column masks. Rows of B that hold 32
+    // readable floats come first, so the common loop carries no per-row test.
+    macro_rules! k_steps {
+        ($range:expr, $masked:expr) => {
+            for _ in $range {
+                let mut bv = [_mm512_setzero_ps(); H];
+                for (h, v) in bv.iter_mut().enumerate() {
+                    let ptr = b.wrapping_add(16 * h);
+                    // SAFETY: the first b_full_rows rows of the B strip hold 32 readable floats,
+                    // the rest `cols`, read through masks (masked-off lanes are not read).
+                    *v = unsafe {
+                        if $masked {
+                            _mm512_maskz_loadu_ps(masks[h], ptr)
+                        } else {
+                            _mm512_loadu_ps(ptr)
+                        }
+                    };
                 }
-            };
-        }
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: rows i < R = rows are valid rows of the A strip and `off = p*csa`, p < k.
-            let x = _mm512_set1_ps(unsafe { *a[i].offset(off) });
-            for (c, v) in row.iter_mut().zip(bv) {
-                *c = _mm512_fmadd_ps(x, v, *c);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    // SAFETY: rows i < R = rows are valid rows of the A strip and
+                    // `off = p*csa`, p < k.
+                    let x = _mm512_set1_ps(unsafe { *a[i].offset(off) });
+                    for (c, v) in row.iter_mut().zip(bv) {
+                        *c = _mm512_fmadd_ps(x, v, *c);
+                    }
+                }
+                b = b.wrapping_offset(rsb);
+                off += csa;
             }
-        }
-        b = b.wrapping_offset(rsb);
-        off += csa;
+        };
     }
+    let whole = if MASK_B { t.b_full_rows.min(t.k) } else { t.k };
+    k_steps!(0..whole, false);
+    if MASK_B {
+        k_steps!(whole..t.k, true);
+    }
+    // SAFETY: forwarded contract (R == rows, H halves cover cols, C contiguous).
+    unsafe {
+        if t.cols == 16 * H {
+            write_tile::<R, H, true>(t, acc, &masks)
+        } else {
+            write_tile::<R, H, false>(t, acc, &masks)
+        }
+    };
+}
+
+/// The end of every tile: the raw partial sums, or `alpha*S (+ beta*c0)` on the last k block,
+/// into C's live cells. `FULL` says at compile time that every half is full. Forced inline into
+/// the kernel, as [`load_rows`] is.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the tile contract, with `R == t.rows`, `H` halves covering
+/// `t.cols`, and C contiguous.
+#[inline(always)]
+unsafe fn write_tile<const R: usize, const H: usize, const FULL: bool>(
+    t: &Tile,
+    mut acc: [[__m512; H]; R],
+    masks: &[__mmask16; 2],
+) {
+    // SAFETY (every intrinsic below): AVX-512F is available (caller's contract).
     if t.finish {
-        let alpha = _mm512_set1_ps(t.alpha);
+        let alpha = unsafe { _mm512_set1_ps(t.alpha) };
         for row in acc.iter_mut() {
             for v in row.iter_mut() {
-                *v = _mm512_mul_ps(alpha, *v);
+                *v = unsafe { _mm512_mul_ps(alpha, *v) };
             }
         }
         if t.beta != 0.0 {
@@ -155,11 +195,11 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
             // with the next row's start, and loading that row afterwards would stall on
             // store-to-load forwarding.
             // SAFETY: c0 rows hold `cols` readable floats, or 32 with c0_full_rows (contract).
-            let old = unsafe { load_rows::<R, H>(t.c0, t.rs0, t.c0_full_rows, &masks) };
-            let beta = _mm512_set1_ps(t.beta);
+            let old = unsafe { load_rows::<R, H, FULL>(t.c0, t.rs0, t.c0_full_rows, masks) };
+            let beta = unsafe { _mm512_set1_ps(t.beta) };
             for (row, o) in acc.iter_mut().zip(&old) {
                 for (v, &c) in row.iter_mut().zip(o) {
-                    *v = _mm512_fmadd_ps(beta, c, *v);
+                    *v = unsafe { _mm512_fmadd_ps(beta, c, *v) };
                 }
             }
         }
@@ -171,7 +211,7 @@ unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, cons
             // SAFETY: row i < rows of the C tile; the mask selects exactly the cells j < cols
             // of this half.
             unsafe {
-                if masks[h] == u16::MAX {
+                if FULL || masks[h] == u16::MAX {
                     _mm512_storeu_ps(ptr, v);
                 } else if masks[h] != 0 {
                     _mm512_mask_storeu_ps(ptr, masks[h], v);

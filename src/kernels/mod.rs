@@ -136,24 +136,35 @@ impl GemmKernel {
     }
 
     /// Runs the microkernel on one tile. A C with a non-unit column stride goes through a
-    /// contiguous copy of its live cells, so the kernels only handle contiguous rows.
+    /// contiguous copy of its live cells ([`GemmKernel::run_strided`]), so the kernels only
+    /// handle contiguous rows.
     ///
     /// # Safety
     /// Every pointer/stride combination in `t` must address memory valid as the contract above
     /// describes (A and B readable, C readable and writable, `c0` readable), with
     /// `1 <= rows <= MR`, `1 <= cols <= self.nr`, and C not overlapping A, B or a saved `c0`.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn run(&self, t: &Tile) {
         debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= self.nr);
         if t.csc == 1 {
             // SAFETY: the caller upholds the tile contract; `self.tile` was chosen for a family
             // the CPU supports (see `for_isa`).
             unsafe { (self.tile)(t) };
-            return;
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { self.run_strided(t) };
         }
-        // Strided C: the live cells the kernel must read (the partial sums, or the old values
-        // when c0 is C) are gathered into a contiguous tile, the kernel runs on it, and the live
-        // cells are scattered back. Cells are only read where the contract says C is read.
+    }
+
+    /// [`GemmKernel::run`] for a C with a non-unit column stride: the live cells the kernel
+    /// must read (the partial sums, or the old values when c0 is C) are gathered into a
+    /// contiguous tile, the kernel runs on it, and the live cells are scattered back. Cells are
+    /// only read where the contract says C is read.
+    ///
+    /// # Safety
+    /// As [`GemmKernel::run`].
+    #[inline(never)]
+    unsafe fn run_strided(&self, t: &Tile) {
         let mut buf = [[0.0f32; MAX_NR]; MR];
         let c0_is_c = t.c0_is_c();
         let cell =
