@@ -1,4 +1,5 @@
-//! Records the compiler version for the machine metadata written with every result.
+//! Records the compiler version for the machine metadata written with every result, and links
+//! the system OpenBLAS when the `openblas` feature asks for it.
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)
@@ -9,5 +10,11 @@ fn main() {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=VANISHING_RUSTC_VERSION={version}");
+    // `--features openblas`: link the system OpenBLAS for the side-by-side GEMM bench (the
+    // bindings come from cblas-sys, which links nothing itself). openblas-src's `system` mode
+    // would do the same but builds a downloader (ureq, rustls) even then.
+    if std::env::var_os("CARGO_FEATURE_OPENBLAS").is_some() {
+        println!("cargo:rustc-link-lib=dylib=openblas");
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -1,6 +1,8 @@
-//! SGEMM throughput: ours against matrixmultiply on squares and on the trainer's shapes, single
-//! thread and all threads. `Throughput::Elements(2*m*n*k)`, so Criterion's elem/s reads as
-//! flop/s. After a full run, a summary table goes to `results/bench-gemm.md`.
+//! SGEMM throughput: ours against matrixmultiply (and, with `--features openblas`, the system
+//! OpenBLAS) on squares and on the trainer's shapes, single thread and all threads.
+//! `Throughput::Elements(2*m*n*k)`, so Criterion's elem/s reads as flop/s. After a full run, a
+//! summary table goes to `results/bench-gemm.md`, each figure also as a share of the measured
+//! FMA peak of the vector width our kernel uses.
 
 mod support;
 
@@ -72,6 +74,36 @@ impl Case {
             )
         }
     }
+    /// The same product through OpenBLAS's CBLAS interface (row-major; A transposed where the
+    /// case stores it so).
+    #[cfg(feature = "openblas")]
+    fn openblas(&mut self) {
+        use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+        let (ta, lda) = if self.csa == 1 {
+            (CBLAS_TRANSPOSE::CblasNoTrans, self.k)
+        } else {
+            (CBLAS_TRANSPOSE::CblasTrans, self.m)
+        };
+        // SAFETY: as above; the dimensions and leading dimensions describe the same extents.
+        unsafe {
+            cblas_sgemm(
+                CBLAS_LAYOUT::CblasRowMajor,
+                ta,
+                CBLAS_TRANSPOSE::CblasNoTrans,
+                self.m as i32,
+                self.n as i32,
+                self.k as i32,
+                1.0,
+                self.a.as_ptr(),
+                lda as i32,
+                self.b.as_ptr(),
+                self.n as i32,
+                0.0,
+                self.c.as_mut_ptr(),
+                self.n as i32,
+            )
+        }
+    }
     fn matrixmultiply(&mut self) {
         // SAFETY: as above.
         unsafe {
@@ -90,6 +122,35 @@ impl Case {
                 self.c.as_mut_ptr(),
                 self.n as isize,
                 1,
+            )
+        }
+    }
+}
+
+/// The system OpenBLAS's own controls (not part of CBLAS).
+#[cfg(feature = "openblas")]
+mod openblas {
+    use std::ffi::{c_char, c_int, CStr};
+    extern "C" {
+        fn openblas_set_num_threads(n: c_int);
+        fn openblas_get_config() -> *const c_char;
+        fn openblas_get_corename() -> *const c_char;
+    }
+    /// One thread, so OpenBLAS is compared with our single-thread figures.
+    pub fn single_thread() {
+        // SAFETY: a plain setter of the library's thread count.
+        unsafe { openblas_set_num_threads(1) }
+    }
+    /// Version, build options and the kernel family OpenBLAS picked on this CPU.
+    pub fn describe() -> String {
+        // SAFETY: both return pointers to static NUL-terminated strings of the library.
+        unsafe {
+            format!(
+                "{} (kernels for {})",
+                CStr::from_ptr(openblas_get_config())
+                    .to_string_lossy()
+                    .trim(),
+                CStr::from_ptr(openblas_get_corename()).to_string_lossy()
             )
         }
     }
@@ -114,6 +175,26 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("matrixmultiply.1t", label), |bch| {
             bch.iter(|| case.matrixmultiply())
         });
+        #[cfg(feature = "openblas")]
+        {
+            openblas::single_thread();
+            // The call's parameters describe the same product: check once, before timing it.
+            case.openblas();
+            let theirs = case.c.clone();
+            case.ours(&one);
+            let worst = theirs
+                .iter()
+                .zip(&case.c)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst <= 1e-4 * k as f32,
+                "{label}: OpenBLAS and ours differ by {worst}"
+            );
+            group.bench_function(BenchmarkId::new("openblas.1t", label), |bch| {
+                bch.iter(|| case.openblas())
+            });
+        }
         if threads > 1 {
             group.bench_function(
                 BenchmarkId::new(format!("{}.{threads}t", all.kernel_name()), label),
@@ -129,11 +210,18 @@ fn summary() {
         return;
     }
     let threads = rayon::current_num_threads();
-    let name = Gemm::new().kernel_name();
-    let peak = vanishing::cpu::measure_fma_peak_gflops();
+    let gemm = Gemm::new();
+    let name = gemm.kernel_name();
+    let peak = vanishing::cpu::measure_fma_peak_gflops_for(gemm.isa());
+    #[cfg(feature = "openblas")]
+    let reference = format!("OpenBLAS: {}", openblas::describe());
+    #[cfg(not(feature = "openblas"))]
+    let reference =
+        "OpenBLAS: not measured (build with `--features openblas`, see the README)".to_string();
     let mut md = format!(
-        "# SGEMM benchmark summary\n\nWritten by `cargo bench --bench gemm` (Criterion medians, one run).\n\nMachine: {}\n\nMeasured one-core FMA peak: {}\n\n| shape | ours 1t GFLOP/s | matrixmultiply 1t GFLOP/s | ratio | % of peak | ours {threads}t GFLOP/s | {threads}t / 1t |\n|---|---|---|---|---|---|---|\n",
+        "# SGEMM benchmark summary\n\nWritten by `cargo bench --bench gemm` (Criterion medians, one run).\n\nMachine: {}\n\nMeasured one-core FMA peak of the vectors our kernel uses ({}): {}\n\n{reference}\n\n| shape | ours 1t GFLOP/s | % of peak | matrixmultiply 1t | ours / mm | OpenBLAS 1t | ours / OpenBLAS | OpenBLAS % of peak | ours {threads}t GFLOP/s | {threads}t / 1t |\n|---|---|---|---|---|---|---|---|---|---|\n",
         support::machine(),
+        gemm.isa().name(),
         peak.map_or("n/a".into(), |p| format!("{p:.1} GFLOP/s"))
     );
     for &(label, m, k, n, _) in SHAPES {
@@ -141,29 +229,36 @@ fn summary() {
         let gf = |id: String| {
             support::median_seconds(&format!("gemm/{id}/{label}")).map(|s| flop / s / 1e9)
         };
-        let (o, mm, ot) = (
+        let (o, mm, ob, ot) = (
             gf(format!("{name}.1t")),
             gf("matrixmultiply.1t".into()),
+            if cfg!(feature = "openblas") {
+                gf("openblas.1t".into())
+            } else {
+                None
+            },
             gf(format!("{name}.{threads}t")),
         );
         let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-        let ratio = match (o, mm) {
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) => format!("{:.2}", a / b),
             _ => "-".into(),
         };
-        let pct = match (o, peak) {
+        let pct = |a: Option<f64>| match (a, peak) {
             (Some(a), Some(p)) => format!("{:.0}", 100.0 * a / p),
             _ => "-".into(),
         };
-        let scale = match (o, ot) {
-            (Some(a), Some(b)) => format!("{:.2}", b / a),
-            _ => "-".into(),
-        };
         md += &format!(
-            "| {label} | {} | {} | {ratio} | {pct} | {} | {scale} |\n",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             f(o),
+            pct(o),
             f(mm),
-            f(ot)
+            ratio(o, mm),
+            f(ob),
+            ratio(o, ob),
+            pct(ob),
+            f(ot),
+            ratio(ot, o)
         );
     }
     support::write_result("bench-gemm.md", &md);

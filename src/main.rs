@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vanishing::cpu::{self, CacheSizes};
+
 use vanishing::data::mnist;
 use vanishing::gemm::Gemm;
 use vanishing::isa::{self, Isa};
@@ -26,8 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the CPU, detected ISA features, the kernels that will run, cache blocking and threads.
-    Info,
+    /// Print the CPU, detected ISA features, the kernels that will run, cache blocking, threads,
+    /// and the measured single-core FMA peaks and memory bandwidth.
+    Info(InfoArgs),
     /// Train an MLP on MNIST with the book's network2 semantics.
     Train(TrainArgs),
     /// Reproduce chapter 5's measurements (and the beyond-the-book sweep) into results/.
@@ -91,6 +92,16 @@ struct ReproduceArgs {
     /// MNIST directory (default: VANISHING_MNIST_DIR, else data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON report to DIR/<cpu-slug>/info.json (for example results/machines).
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -205,34 +216,38 @@ fn parse_layers(s: &str) -> Result<Layers, String> {
         .map(Layers)
 }
 
-fn info() {
-    let caches = CacheSizes::get();
-    let gemm = Gemm::new();
-    let blk = gemm.block_sizes();
-    println!("cpu:            {}", cpu::cpu_name());
-    println!("logical cpus:   {}", cpu::logical_cpus());
-    println!("isa features:   {}", isa::detected_features().join(" "));
+fn info(args: InfoArgs) -> Result<(), (u8, String)> {
+    let m = vanishing::meta::MachineInfo::measure();
+    let json = serde_json::to_string_pretty(&m).map_err(|e| (1, e.to_string()))?;
+    if let Some(dir) = &args.save {
+        let path = dir.join(&m.slug).join("info.json");
+        std::fs::create_dir_all(path.parent().expect("has a parent"))
+            .and_then(|()| write_atomic(&path, &format!("{json}\n")))
+            .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json {
+        println!("{json}");
+        return Ok(());
+    }
+    let gf = |v: Option<f64>| v.map_or("-".to_string(), |g| format!("{g:.1} GFLOP/s"));
+    println!("cpu:            {} (key {})", m.cpu, m.slug);
+    println!("logical cpus:   {}", m.logical_cpus);
+    println!("isa features:   {}", m.features.join(" "));
     println!(
         "kernel family:  {} (available: {}; override with {}=<name>)",
-        Isa::selected().name(),
-        Isa::available()
-            .iter()
-            .map(|i| i.name())
-            .collect::<Vec<_>>()
-            .join(", "),
+        m.kernel_family,
+        m.available_families.join(", "),
         isa::ISA_ENV
     );
-    println!("gemm kernel:    {}", gemm.kernel_name());
-    println!(
-        "sigmoid kernel: {}",
-        vanishing::activation::ActivationKernels::new().sigmoid_name()
-    );
+    println!("gemm kernel:    {}", m.gemm_kernel);
+    println!("sigmoid kernel: {}", m.sigmoid_kernel);
     println!(
         "caches:         L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",
-        caches.l1d / 1024,
-        caches.l2 / 1024,
-        caches.l3 / 1024,
-        if caches.detected {
+        m.caches.l1d / 1024,
+        m.caches.l2 / 1024,
+        m.caches.l3 / 1024,
+        if m.caches.detected {
             "detected"
         } else {
             "defaults: detection failed"
@@ -240,14 +255,12 @@ fn info() {
     );
     println!(
         "gemm blocking:  mc = {}, kc = {}, nc = {} (register tile {} x {}; {})",
-        blk.mc,
-        blk.kc,
-        blk.nc,
-        gemm.tile().0,
-        gemm.tile().1,
-        if std::env::var(vanishing::gemm::blocking::BLOCKING_ENV)
-            .is_ok_and(|v| !v.trim().is_empty())
-        {
+        m.blocking.mc,
+        m.blocking.kc,
+        m.blocking.nc,
+        m.register_tile.0,
+        m.register_tile.1,
+        if m.blocking_forced {
             "forced by VANISHING_BLOCKING"
         } else {
             "from the caches; force with VANISHING_BLOCKING=mc,kc,nc"
@@ -255,8 +268,20 @@ fn info() {
     );
     println!(
         "threads:        {} (rayon; set RAYON_NUM_THREADS to change)",
-        rayon::current_num_threads()
+        m.threads
     );
+    println!(
+        "fma peak:       {} with 256-bit vectors, {} with 512-bit vectors (one core, f32, \
+         measured); in use: {}",
+        gf(m.peak_avx2_gflops),
+        gf(m.peak_avx512_gflops),
+        gf(m.peak_in_use_gflops)
+    );
+    println!(
+        "memory:         {:.1} GB/s copy bandwidth (one core, read + write, measured)",
+        m.memory_bandwidth_gbs
+    );
+    Ok(())
 }
 
 /// A run record for `train --json`.
@@ -652,10 +677,7 @@ fn check_overrides() -> Result<(), (u8, String)> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = check_overrides().and_then(|()| match cli.command {
-        Command::Info => {
-            info();
-            Ok(())
-        }
+        Command::Info(args) => info(args),
         Command::Train(args) => run_train(args),
         Command::Reproduce(args) => run_reproduce(args),
         Command::Merge(args) => run_merge(args),

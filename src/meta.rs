@@ -77,3 +77,68 @@ pub fn git_revision() -> String {
         None => "unknown".into(),
     }
 }
+
+/// Everything `vanishing info` reports about this machine: what it is, which kernels and blocks
+/// the suite will use on it, and the measured peaks that every "% of peak" is a share of.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MachineInfo {
+    pub cpu: String,
+    /// File-name-safe key of the CPU model ([`crate::cpu::machine_slug`]).
+    pub slug: String,
+    pub logical_cpus: usize,
+    pub features: Vec<&'static str>,
+    pub kernel_family: String,
+    pub available_families: Vec<String>,
+    pub gemm_kernel: String,
+    pub sigmoid_kernel: String,
+    pub register_tile: (usize, usize),
+    pub caches: crate::cpu::CacheSizes,
+    pub blocking: crate::gemm::Blocking,
+    /// Whether the blocking was forced through `VANISHING_BLOCKING`.
+    pub blocking_forced: bool,
+    pub threads: usize,
+    /// One core's measured f32 FMA peak with 256-bit vectors (AVX2 + FMA), GFLOP/s.
+    pub peak_avx2_gflops: Option<f64>,
+    /// One core's measured f32 FMA peak with 512-bit vectors (AVX-512F), GFLOP/s.
+    pub peak_avx512_gflops: Option<f64>,
+    /// The peak of the family in use: the denominator of the suite's "% of peak".
+    pub peak_in_use_gflops: Option<f64>,
+    /// One core's measured copy bandwidth (bytes read + written), GB/s.
+    pub memory_bandwidth_gbs: f64,
+}
+
+impl MachineInfo {
+    /// Measures this machine (about half a second: the peaks and the bandwidth are timed).
+    pub fn measure() -> MachineInfo {
+        use crate::cpu;
+        use crate::isa::Isa;
+        let gemm = Gemm::new();
+        let peak_avx2 = cpu::measure_fma_peak_gflops_for(Isa::Avx2);
+        let peak_avx512 = cpu::measure_fma_peak_gflops_for(Isa::Avx512);
+        let family = Isa::selected();
+        MachineInfo {
+            cpu: cpu::cpu_name(),
+            slug: cpu::machine_slug(),
+            logical_cpus: cpu::logical_cpus(),
+            features: crate::isa::detected_features(),
+            kernel_family: family.name().into(),
+            available_families: Isa::available().iter().map(|i| i.name().into()).collect(),
+            gemm_kernel: gemm.kernel_name().into(),
+            sigmoid_kernel: ActivationKernels::new().sigmoid_name().into(),
+            register_tile: gemm.tile(),
+            caches: cpu::CacheSizes::get(),
+            blocking: gemm.block_sizes(),
+            blocking_forced: std::env::var(crate::gemm::blocking::BLOCKING_ENV)
+                .is_ok_and(|v| !v.trim().is_empty()),
+            threads: rayon::current_num_threads(),
+            peak_avx2_gflops: peak_avx2,
+            peak_avx512_gflops: peak_avx512,
+            peak_in_use_gflops: match family {
+                Isa::Avx512 => peak_avx512,
+                Isa::Avx2 => peak_avx2,
+                Isa::Scalar => None,
+            },
+            memory_bandwidth_gbs: cpu::measure_memory_bandwidth_gbs(),
+        }
+    }
+}

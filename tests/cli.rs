@@ -13,6 +13,45 @@ fn vanishing(args: &[&str]) -> (i32, String) {
 }
 
 #[test]
+fn info_json_reports_the_measured_peaks_and_saves_per_machine() {
+    let dir = std::env::temp_dir().join(format!("vanishing-info-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+        .args(["info", "--json", "--save"])
+        .arg(&dir)
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json is JSON");
+    let slug = v["slug"].as_str().expect("slug");
+    assert!(
+        !slug.is_empty()
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+        "slug {slug:?} is not a safe folder name"
+    );
+    let family = v["kernel_family"].as_str().expect("family");
+    let peak = v["peak_in_use_gflops"].as_f64();
+    if family == "scalar" {
+        assert!(peak.is_none(), "no vector peak for the scalar family");
+    } else {
+        // Any x86-64 core with AVX2 does more than 1 GFLOP/s and less than 10 TFLOP/s.
+        assert!(peak.is_some_and(|p| p > 1.0 && p < 1e4), "{peak:?}");
+    }
+    let bw = v["memory_bandwidth_gbs"].as_f64().expect("bandwidth");
+    assert!(bw > 0.1 && bw < 1e4, "{bw}");
+    let saved = std::fs::read_to_string(dir.join(slug).join("info.json")).expect("saved");
+    let saved: serde_json::Value = serde_json::from_str(&saved).expect("saved JSON");
+    assert_eq!(saved["slug"], v["slug"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn help_and_info_work() {
     let (code, text) = vanishing(&["--help"]);
     assert_eq!(code, 0);
@@ -24,7 +63,9 @@ fn help_and_info_work() {
     assert!(
         text.contains("gemm kernel:")
             && text.contains("gemm blocking:")
-            && text.contains("threads:"),
+            && text.contains("threads:")
+            && text.contains("fma peak:")
+            && text.contains("GB/s"),
         "{text}"
     );
 }

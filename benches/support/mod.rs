@@ -17,14 +17,18 @@ fn criterion_dir() -> PathBuf {
     Path::new(&target).join("criterion")
 }
 
-/// Writes `text` to `results/<name>` atomically (temp file, then rename).
+/// Writes `text` to `results/machines/<cpu-slug>/<name>` atomically (temp file, then rename):
+/// each machine keeps its own figures instead of overwriting another's.
 pub fn write_result(name: &str, text: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let slug = vanishing::cpu::machine_slug();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("results/machines")
+        .join(&slug);
     let _ = std::fs::create_dir_all(&dir);
     let tmp = dir.join(format!(".{name}.tmp"));
     if std::fs::write(&tmp, text).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join(name));
-        eprintln!("wrote results/{name}");
+        eprintln!("wrote results/machines/{slug}/{name}");
     }
 }
 
@@ -42,8 +46,13 @@ pub fn machine() -> String {
     )
 }
 
-/// Whether a benchmark id passes the command line's filter (the first free argument), so a
-/// filtered run does not write a summary of stale numbers.
+/// Whether this is a complete benchmark run, so that a summary may be written: no filter (a free
+/// argument) and no mode that measures nothing (`--list`, `--test`, `--profile-time`), which
+/// would otherwise write a summary of stale or missing numbers.
 pub fn full_run() -> bool {
-    !std::env::args().skip(1).any(|a| !a.starts_with('-'))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let measures_nothing = ["--list", "--test", "--profile-time"];
+    !args
+        .iter()
+        .any(|a| !a.starts_with('-') || measures_nothing.contains(&a.as_str()))
 }

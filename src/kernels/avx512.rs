@@ -194,3 +194,31 @@ pub unsafe fn bias_act_row(
         }
     }
 }
+
+/// Runs `iters` (rounded up to a multiple of 64) rounds of 12 independent 16-lane FMAs (384
+/// flop per round) and returns a value that depends on all of them: one core's 512-bit FMA
+/// peak, the 100 % of the AVX-512 GEMM's "% of peak". Twelve chains cover a 4-cycle latency on
+/// two FMA pipes with room to spare.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn fma_peak_probe(iters: usize) -> f32 {
+    let x = _mm512_set1_ps(std::hint::black_box(0.999_999));
+    let y = _mm512_set1_ps(std::hint::black_box(1e-7));
+    let mut acc = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters.div_ceil(64) {
+        for _ in 0..64 {
+            for a in acc.iter_mut() {
+                *a = _mm512_fmadd_ps(*a, x, y);
+            }
+        }
+        // Keeps the loop from being folded; rare enough not to cost throughput.
+        acc = std::hint::black_box(acc);
+    }
+    let mut sum = _mm512_setzero_ps();
+    for a in acc {
+        sum = _mm512_add_ps(sum, a);
+    }
+    _mm512_reduce_add_ps(sum)
+}
