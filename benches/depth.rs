@@ -1,7 +1,7 @@
 //! How the cost of chapter 5's speed measurement and of a full-batch training step grows with
 //! depth (1 to 10 hidden layers of 30, batch 1,000). Criterion measures time only, so the run
 //! also writes the gradient-norm decay for the same depths, computed by the library's experiment
-//! code, beside the timings in `results/bench-depth.md`.
+//! code, beside the timings in `results/machines/<cpu>/bench-depth.md`.
 
 mod support;
 

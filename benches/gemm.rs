@@ -1,7 +1,7 @@
 //! SGEMM throughput: ours against matrixmultiply (and, with `--features openblas`, the system
 //! OpenBLAS) on squares and on the trainer's shapes, single thread and all threads.
 //! `Throughput::Elements(2*m*n*k)`, so Criterion's elem/s reads as flop/s. After a full run, a
-//! summary table goes to `results/bench-gemm.md`, each figure also as a share of the measured
+//! summary table goes to `results/machines/<cpu>/bench-gemm.md`, each figure also as a share of the measured
 //! FMA peak of the vector width our kernel uses.
 
 mod support;

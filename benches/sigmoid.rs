@@ -1,6 +1,6 @@
 //! Sigmoid throughput: ours against the scalar loop `1/(1+(-x).exp())`, with a plain copy of the
 //! same size as the memory-bandwidth ceiling. Throughput in elements and bytes (read + write).
-//! After a full run, a summary goes to `results/bench-sigmoid.md`.
+//! After a full run, a summary goes to `results/machines/<cpu>/bench-sigmoid.md`.
 
 mod support;
 

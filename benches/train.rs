@@ -1,6 +1,6 @@
 //! Trainer throughput: SGD steps at the book's batch 10, and chapter 5's full-batch loop
 //! (1,000 images, [784,30,30,30,30,10]): the averaged bias-gradient pass and one full step, on
-//! one thread and on all threads. After a full run, a summary goes to `results/bench-train.md`.
+//! one thread and on all threads. After a full run, a summary goes to `results/machines/<cpu>/bench-train.md`.
 
 mod support;
 
