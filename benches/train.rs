@@ -155,7 +155,58 @@ fn summary() {
             f(many, 1e3, 3)
         );
     }
+    md += &phase_tables();
     support::write_result("bench-train.md", &md);
+}
+
+/// "Where a batch-10 step's time goes", for both of the book's batch-10 networks.
+fn phase_tables() -> String {
+    let data = mnist::load(&mnist::resolve_dir(None)).expect("MNIST loads");
+    let e = engine(1);
+    let peak = vanishing::cpu::measure_fma_peak_gflops_for(e.gemm.isa());
+    let mut md = format!(
+        "\n## Where a batch-10 step's time goes (one thread)\n\nEach phase of the step run alone, {} times, best of 5 (`benches/support/phases.rs`); GFLOP/s against the measured one-core peak of the kernels in use ({}). The phases' sum beside the whole step shows what is not in any phase (calls, hand-offs, cache effects between phases).\n",
+        2000,
+        peak.map_or("n/a".into(), |p| format!("{p:.0} GFLOP/s"))
+    );
+    for sizes in [vec![784, 30, 10], vec![784, 100, 10]] {
+        let net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
+        let phases = support::phases::batch10_step(&e, &net, &data.train);
+        let (whole, parts) = phases.split_last().expect("phases");
+        let sum: f64 = parts.iter().map(|p| p.seconds).sum();
+        let flop: f64 = parts.iter().map(|p| p.flop).sum();
+        md += &format!(
+            "\n### [{}]\n\n| phase | us per step | share of the whole step | GFLOP/s | % of peak |\n|---|---|---|---|---|\n",
+            sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+        );
+        let row = |name: &str, secs: f64, flop: f64| {
+            let gf = flop / secs / 1e9;
+            let (g, pct) = if flop > 0.0 {
+                (
+                    format!("{gf:.1}"),
+                    peak.map_or("-".into(), |p| format!("{:.0}", 100.0 * gf / p)),
+                )
+            } else {
+                ("-".into(), "-".into())
+            };
+            format!(
+                "| {name} | {:.2} | {:.0} % | {g} | {pct} |\n",
+                secs * 1e6,
+                100.0 * secs / whole.seconds
+            )
+        };
+        for p in parts {
+            md += &row(&p.name, p.seconds, p.flop);
+        }
+        md += &row("**sum of the phases**", sum, flop);
+        md += &row("**whole step**", whole.seconds, flop);
+        md += &format!(
+            "\nPer epoch (5,000 steps): {:.3} s; {:.2} GFLOP of arithmetic per epoch.\n",
+            whole.seconds * 5000.0,
+            flop * 5000.0 / 1e9
+        );
+    }
+    md
 }
 
 criterion_group!(benches, bench_train);

@@ -1,6 +1,8 @@
 //! Bench helpers: reading Criterion's saved estimates back to write a summary into results/.
 #![allow(dead_code)]
 
+pub mod phases;
+
 use std::path::{Path, PathBuf};
 
 /// Median time in seconds of a Criterion benchmark id (`group/function/parameter`), read from
