@@ -37,7 +37,7 @@ fn bench_depth(c: &mut Criterion) {
     for depth in DEPTHS {
         let mut net = Network::new(&sizes(depth), Activation::Sigmoid, Init::Default, 1).unwrap();
         let mut ws = Workspace::new(&net, BATCH);
-        ws.x.copy_from_slice(&batch.images);
+        batch.images_into(0..batch.len(), &mut ws.x);
         let mut g = gradient_buffers(&net);
         group.bench_function(BenchmarkId::new("speed-measurement", depth), |b| {
             b.iter(|| {

@@ -45,7 +45,7 @@ fn bench_train(c: &mut Criterion) {
             b.iter(|| {
                 for s in 0..SLICE_STEPS {
                     let i0 = s * 10;
-                    let m = e.gather(&mut ws, &train.images, 784, i0..i0 + 10);
+                    let m = e.gather_pixels(&mut ws, &train.pixels, 784, i0..i0 + 10);
                     e.sgd_step(
                         &mut net,
                         &mut ws,
@@ -70,7 +70,7 @@ fn bench_train(c: &mut Criterion) {
         let e = engine(t);
         let mut net = Network::new(&DEEP, Activation::Sigmoid, Init::Default, 1).unwrap();
         let mut ws = Workspace::new(&net, 1000);
-        ws.x.copy_from_slice(&batch.images);
+        batch.images_into(0..batch.len(), &mut ws.x);
         let mut grads: Vec<Vec<f32>> = DEEP[1..].iter().map(|&n| vec![0.0; n]).collect();
         group.throughput(Throughput::Elements(1000));
         group.bench_function(

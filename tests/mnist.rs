@@ -94,9 +94,11 @@ fn shipped_data_loads_with_the_books_split() {
         [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     );
     // byte/256 scaling: values are multiples of 1/256, the largest 255/256.
-    let max = m.train.images.iter().cloned().fold(0.0f32, f32::max);
+    let mut values = vec![0.0f32; m.train.len() * 784];
+    m.train.images_into(0..m.train.len(), &mut values);
+    let max = values.iter().cloned().fold(0.0f32, f32::max);
     assert_eq!(max, 255.0 / 256.0);
-    assert!(m.train.images.iter().all(|&v| (v * 256.0).fract() == 0.0));
+    assert!(values.iter().all(|&v| (v * 256.0).fract() == 0.0));
     // Validation is training images 50,000.. in file order.
     let raw = gunzip("train-images-idx3-ubyte");
     let first_val = &raw[16 + 50_000 * 784..16 + 50_001 * 784];
@@ -201,17 +203,19 @@ fn byte_pixels_gather_to_the_same_floats() {
     use vanishing::nn::{Activation, Init, Network};
     let m = mnist::load(&shipped()).unwrap();
     let d = m.train.head(500);
+    let mut images = vec![0.0f32; d.len() * 784];
+    d.images_into(0..d.len(), &mut images);
     assert!(d
         .pixels
         .iter()
-        .zip(&d.images)
+        .zip(&images)
         .all(|(&b, &f)| (b as f32 / 256.0).to_bits() == f.to_bits()));
     let net = Network::new(&[784, 5, 10], Activation::Sigmoid, Init::Default, 1).unwrap();
     let e = Engine::new();
     let idx = [499usize, 3, 250, 7, 0, 41];
     let mut a = Workspace::new(&net, idx.len());
     let mut b = Workspace::new(&net, idx.len());
-    assert_eq!(e.gather(&mut a, &d.images, 784, idx), idx.len());
+    assert_eq!(e.gather(&mut a, &images, 784, idx), idx.len());
     assert_eq!(e.gather_pixels(&mut b, &d.pixels, 784, idx), idx.len());
     assert!(a
         .x

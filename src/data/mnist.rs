@@ -42,12 +42,15 @@ const FILES: [(&str, u32, usize); 4] = [
     ("t10k-labels-idx1-ubyte", 2049, TEST_FILE_ITEMS),
 ];
 
-/// Images and labels of one split. Images are row-major `len x PIXELS`, scaled to [0, 1).
+/// From a pixel byte to its value, as the book scales it: byte/256 (exact in f32).
+pub const PIXEL_SCALE: f32 = 1.0 / 256.0;
+
+/// Images and labels of one split. Images are row-major `len x PIXELS` bytes; their values are
+/// `byte * PIXEL_SCALE`, in [0, 1). Only the bytes are kept: an f32 copy of every image would
+/// be 4x the memory (about 220 MB for MNIST) and most of the page faults of a whole training
+/// run, while batches are converted on the way into the network's input buffer anyway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
-    pub images: Vec<f32>,
-    /// The same images as the file's bytes (`images[i] == pixels[i] as f32 / 256` exactly): a
-    /// quarter of the memory traffic when mini-batches gather random rows.
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
 }
@@ -61,22 +64,30 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
-    /// Image `i` as a slice of `PIXELS` values.
-    pub fn image(&self, i: usize) -> &[f32] {
-        &self.images[i * PIXELS..(i + 1) * PIXELS]
+    /// Image `i`'s `PIXELS` values.
+    pub fn image(&self, i: usize) -> Vec<f32> {
+        let mut out = vec![0.0; PIXELS];
+        self.images_into(i..i + 1, &mut out);
+        out
+    }
+    /// The values of images `rows`, one after another, into the start of `out` (which must hold
+    /// `rows.len() * PIXELS` of them).
+    pub fn images_into(&self, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        let bytes = &self.pixels[rows.start * PIXELS..rows.end * PIXELS];
+        for (o, &b) in out[..bytes.len()].iter_mut().zip(bytes) {
+            *o = b as f32 * PIXEL_SCALE;
+        }
     }
     /// The first `n` examples (or all, if fewer).
     pub fn head(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         Dataset {
-            images: self.images[..n * PIXELS].to_vec(),
             pixels: self.pixels[..n * PIXELS].to_vec(),
             labels: self.labels[..n].to_vec(),
         }
     }
     fn from_bytes(images: &[u8], labels: Vec<u8>) -> Dataset {
         Dataset {
-            images: images.iter().map(|&b| b as f32 / 256.0).collect(),
             pixels: images.to_vec(),
             labels,
         }

@@ -344,7 +344,7 @@ fn fresh(
 ) -> Result<(Network, Workspace, Vec<Vec<f32>>)> {
     let net = Network::new(&hidden_sizes(hidden, 30), act, init, seed)?;
     let mut ws = Workspace::new(&net, images);
-    ws.x.copy_from_slice(&data.train.images[..images * net.inputs()]);
+    data.train.images_into(0..images, &mut ws.x);
     let grads = gradient_buffers(&net);
     Ok((net, ws, grads))
 }

@@ -180,7 +180,9 @@ impl Engine {
         width: usize,
         idx: impl IntoIterator<Item = usize>,
     ) -> usize {
-        gather_rows(ws, pixels, width, idx, |b| b as f32 * (1.0 / 256.0))
+        gather_rows(ws, pixels, width, idx, |b| {
+            b as f32 * crate::data::mnist::PIXEL_SCALE
+        })
     }
 
     /// Forward pass over the first `m` rows of `ws.x`: fills `a` and `d` of every layer.

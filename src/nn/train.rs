@@ -120,7 +120,7 @@ pub fn accuracy(engine: &Engine, net: &Network, ws: &mut Workspace, data: &Datas
     let mut correct = 0usize;
     for start in (0..data.len()).step_by(cap) {
         let m = (data.len() - start).min(cap);
-        ws.x[..m * width].copy_from_slice(&data.images[start * width..(start + m) * width]);
+        data.images_into(start..start + m, &mut ws.x[..m * width]);
         engine.forward(net, ws, m);
         correct += engine
             .predictions(net, ws, m)
@@ -148,7 +148,7 @@ pub fn total_cost(
     let mut sum = 0.0f64;
     for start in (0..data.len()).step_by(cap) {
         let m = (data.len() - start).min(cap);
-        ws.x[..m * width].copy_from_slice(&data.images[start * width..(start + m) * width]);
+        data.images_into(start..start + m, &mut ws.x[..m * width]);
         engine.forward(net, ws, m);
         let out = &ws.a[net.layers() - 1][..m * k];
         for (row, &y) in out.chunks_exact(k).zip(&data.labels[start..start + m]) {
