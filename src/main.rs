@@ -240,7 +240,12 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         m.available_families.join(", "),
         isa::ISA_ENV
     );
-    println!("gemm kernel:    {}", m.gemm_kernel);
+    println!(
+        "gemm kernel:    {} (this CPU runs: {}; force with {}=<name>)",
+        m.gemm_kernel,
+        m.gemm_kernels.join(", "),
+        vanishing::kernels::KERNEL_ENV
+    );
     println!("sigmoid kernel: {}", m.sigmoid_kernel);
     println!(
         "caches:         L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",
@@ -671,6 +676,7 @@ fn check_overrides() -> Result<(), (u8, String)> {
         }
     }
     vanishing::gemm::Blocking::forced().map_err(|e| (2, e.to_string()))?;
+    vanishing::kernels::GemmKernel::forced().map_err(|e| (2, e.to_string()))?;
     Ok(())
 }
 

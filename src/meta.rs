@@ -90,6 +90,8 @@ pub struct MachineInfo {
     pub kernel_family: String,
     pub available_families: Vec<String>,
     pub gemm_kernel: String,
+    /// Every GEMM kernel this CPU runs (the candidates `VANISHING_KERNEL` may force).
+    pub gemm_kernels: Vec<String>,
     pub sigmoid_kernel: String,
     pub register_tile: (usize, usize),
     pub caches: crate::cpu::CacheSizes,
@@ -124,6 +126,10 @@ impl MachineInfo {
             kernel_family: family.name().into(),
             available_families: Isa::available().iter().map(|i| i.name().into()).collect(),
             gemm_kernel: gemm.kernel_name().into(),
+            gemm_kernels: crate::kernels::GemmKernel::available()
+                .iter()
+                .map(|k| k.name.into())
+                .collect(),
             sigmoid_kernel: ActivationKernels::new().sigmoid_name().into(),
             register_tile: gemm.tile(),
             caches: cpu::CacheSizes::get(),

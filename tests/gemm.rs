@@ -6,12 +6,19 @@ use common::*;
 use proptest::prelude::*;
 use vanishing::error::Error;
 use vanishing::gemm::{reference_cell, Blocking, Gemm, MatMut, MatRef};
-use vanishing::isa::Isa;
-use vanishing::kernels::MR;
+use vanishing::kernels::GemmKernel;
 
-/// Tile widths of the kernels (16 scalar/AVX2, 32 AVX-512): edge dims sit around both.
+/// Tile heights (6, and 12 for AVX-512 12x32) and widths (16 scalar/AVX2, 32 AVX-512) of the
+/// kernels: edge dims sit around all of them.
+const MR: usize = 6;
+const MR2: usize = 12;
 const NR: usize = 16;
 const NR2: usize = 32;
+
+/// Every microkernel this CPU can run, each one tested whatever the default picks.
+fn kernels() -> Vec<GemmKernel> {
+    GemmKernel::available()
+}
 
 /// A sentinel with a payload no computation produces, so stray writes are caught bit-exactly.
 const GUARD_BITS: f32 = f32::from_bits(0x7fc0_1234);
@@ -117,6 +124,9 @@ fn edge_dims() -> Vec<usize> {
         NR,
         NR + 1,
         2 * MR + 1,
+        MR2 - 1,
+        MR2,
+        MR2 + 1,
         NR2 - 1,
         NR2,
         NR2 + 1,
@@ -129,9 +139,9 @@ fn edge_dims() -> Vec<usize> {
 }
 
 #[test]
-fn shape_grid_row_major_every_isa() {
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1);
+fn shape_grid_row_major_every_kernel() {
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
         let dims = edge_dims();
         let mut seed = 0;
         for &m in &dims {
@@ -159,18 +169,20 @@ fn shape_grid_row_major_every_isa() {
 }
 
 #[test]
-fn every_layout_alpha_beta_every_isa() {
+fn every_layout_alpha_beta_every_kernel() {
     let shapes = [
         (1, 1, 1),
         (5, 3, 9),
         (MR + 1, 17, NR - 1),
         (13, 29, 35),
         (2 * MR, 9, 2 * NR2 + 1),
+        (MR2 + 1, 11, NR2 + 3),
+        (3 * MR2 - 1, 5, 7),
         (31, 1, 3),
         (25, 7, NR2),
     ];
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
         let mut seed = 1000;
         for &(m, k, n) in &shapes {
             for la in LAYOUTS {
@@ -190,9 +202,9 @@ fn every_layout_alpha_beta_every_isa() {
 }
 
 #[test]
-fn around_the_cache_blocks_every_isa() {
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1);
+fn around_the_cache_blocks_every_kernel() {
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
         let blk = g.block_sizes();
         let mut seed = 5000;
         // Each shape crosses one block boundary (+-1) while the others stay small.
@@ -229,8 +241,8 @@ fn small_blocking_forces_every_loop_to_iterate() {
         kc: 8,
         nc: 2 * NR2,
     };
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1).blocking(blk);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1).blocking(blk);
         for (s, &(m, k, n)) in [(61, 67, 71), (97, 33, 47), (7, 50, 100), (100, 41, 7)]
             .iter()
             .enumerate()
@@ -248,9 +260,9 @@ fn small_blocking_forces_every_loop_to_iterate() {
 }
 
 #[test]
-fn large_shapes_and_primes_every_isa() {
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa);
+fn large_shapes_and_primes_every_kernel() {
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern);
         for (s, &(m, k, n)) in [
             (257, 263, 269),
             (500, 301, 130),
@@ -291,8 +303,8 @@ fn large_shapes_and_primes_every_isa() {
 
 #[test]
 fn identity_products_are_exact() {
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
         for &n in &[1usize, 6, 16, 17, 40] {
             let mut r = rng(n as u64);
             let x = random_vec(&mut r, n * n);
@@ -325,8 +337,8 @@ fn identity_products_are_exact() {
 
 #[test]
 fn k_zero_scales_c_and_alpha_zero_ignores_a_and_b() {
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern);
         let mut c = vec![2.0f32; 6];
         let empty: [f32; 0] = [];
         g.gemm(
@@ -370,8 +382,8 @@ fn negative_strides_match_the_reference() {
     let mut r = rng(77);
     let a = random_vec(&mut r, m * k);
     let b = random_vec(&mut r, k * n);
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa).threads(1);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
         let mut ours = vec![0.0f32; m * n];
         let mut oracle = vec![0.0f32; m * n];
         // A reversed rows: row i of the view is row m-1-i of the buffer.
@@ -427,8 +439,8 @@ fn agrees_with_matrixmultiply_on_trainer_and_square_shapes() {
         (256, 256, 256),
         (300, 200, 500),
     ];
-    for isa in Isa::available() {
-        let g = Gemm::with_isa(isa);
+    for kern in kernels() {
+        let g = Gemm::with_kernel(kern);
         for (s, &(m, k, n)) in shapes.iter().enumerate() {
             let mut r = rng(400 + s as u64);
             let a = random_vec(&mut r, m * k);
@@ -484,22 +496,29 @@ fn agrees_with_matrixmultiply_on_trainer_and_square_shapes() {
 }
 
 #[test]
-fn avx2_and_avx512_kernels_agree_bit_for_bit() {
-    // Both sum each cell in k order with fused multiply-adds: the tile width must not matter.
-    if !Isa::Avx512.is_available() {
+fn every_kernel_gives_the_same_bits_with_its_default_blocking() {
+    // Each sums every cell in k order with fused multiply-adds, whatever its tile and blocking.
+    let all = kernels();
+    if all.len() < 2 {
+        println!("skipped: only {} kernel on this CPU", all.len());
         return;
     }
-    for (s, &(m, k, n)) in [(37, 300, 99), (10, 784, 30), (784, 10, 30), (300, 200, 500)]
-        .iter()
-        .enumerate()
+    for (s, &(m, k, n)) in [
+        (37, 300, 99),
+        (10, 784, 30),
+        (784, 10, 30),
+        (300, 1200, 500),
+    ]
+    .iter()
+    .enumerate()
     {
         let mut r = rng(800 + s as u64);
         let a = random_vec(&mut r, m * k);
         let b = random_vec(&mut r, k * n);
         let c0 = random_vec(&mut r, m * n);
-        let run = |isa: Isa| {
+        let run = |kern: GemmKernel| {
             let mut c = c0.clone();
-            Gemm::with_isa(isa)
+            Gemm::with_kernel(kern)
                 .gemm(
                     0.9,
                     MatRef::row_major(&a, m, k).unwrap(),
@@ -510,11 +529,19 @@ fn avx2_and_avx512_kernels_agree_bit_for_bit() {
                 .unwrap();
             c
         };
-        let (x, y) = (run(Isa::Avx2), run(Isa::Avx512));
-        assert!(
-            x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
-            "{m}x{k}x{n}: AVX2 and AVX-512 differ"
-        );
+        let first = run(all[0]);
+        for &kern in &all[1..] {
+            let other = run(kern);
+            assert!(
+                first
+                    .iter()
+                    .zip(&other)
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{m}x{k}x{n}: {} and {} differ",
+                all[0].name,
+                kern.name
+            );
+        }
     }
 }
 
@@ -527,7 +554,7 @@ fn bit_identical_for_one_two_three_threads() {
         (512, 512, 512),
         (100, 784, 100),
     ];
-    for isa in Isa::available() {
+    for kern in kernels() {
         for (s, &(m, k, n)) in shapes.iter().enumerate() {
             let mut r = rng(600 + s as u64);
             let a = random_vec(&mut r, m * k);
@@ -536,7 +563,7 @@ fn bit_identical_for_one_two_three_threads() {
             let run = |threads: usize| {
                 let mut c = c0.clone();
                 common::with_threads(threads, || {
-                    let g = Gemm::with_isa(isa).threads(threads);
+                    let g = Gemm::with_kernel(kern).threads(threads);
                     g.gemm(
                         1.1,
                         MatRef::row_major(&a, m, k).unwrap(),
@@ -555,7 +582,8 @@ fn bit_identical_for_one_two_three_threads() {
                     one.iter()
                         .zip(&other)
                         .all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{isa:?} {m}x{k}x{n}: {t} threads differ from 1"
+                    "{} {m}x{k}x{n}: {t} threads differ from 1",
+                    kern.name
                 );
             }
         }
@@ -631,8 +659,8 @@ proptest! {
                                  ab in 0usize..12, seed in 0u64..1000) {
         let alpha = [1.0, 0.0, -0.7, 2.5][ab % 4];
         let beta = [0.0, 1.0, 0.3][ab / 4];
-        for isa in Isa::available() {
-            run_case(&Gemm::with_isa(isa).threads(1), m, k, n, LAYOUTS[la], LAYOUTS[lb], LAYOUTS[lc], alpha, beta, seed);
+        for kern in kernels() {
+            run_case(&Gemm::with_kernel(kern).threads(1), m, k, n, LAYOUTS[la], LAYOUTS[lb], LAYOUTS[lc], alpha, beta, seed);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The reproducibility guarantee end to end: `vanishing reproduce --quick` gives the same JSON
-//! results and figures, bit for bit, on every kernel family this CPU has, under forced cache
-//! blockings (so under any blocking a tuned profile may pick), and on 1 and 2 threads. Timings
+//! results and figures, bit for bit, on every kernel family this CPU has, with every GEMM kernel
+//! (register tile), under forced cache blockings (so under any blocking a tuned profile may
+//! pick), and on 1 and 2 threads. Timings
 //! and machine metadata are the only things allowed to differ.
 //!
 //! Each configuration is a separate process, because the kernel family and the blocking are
@@ -13,11 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use vanishing::experiments::compare;
 use vanishing::isa::Isa;
+use vanishing::kernels::GemmKernel;
 
 /// One way of running the reproduction.
 #[derive(Clone, Debug)]
 struct Config {
     isa: Isa,
+    /// A GEMM kernel forced by name (`VANISHING_KERNEL`), or the family's default.
+    kernel: Option<&'static str>,
     /// `mc,kc,nc`, or `None` for the blocking derived from this machine's caches.
     blocking: Option<&'static str>,
     threads: usize,
@@ -26,8 +30,9 @@ struct Config {
 impl Config {
     fn label(&self) -> String {
         format!(
-            "isa={} blocking={} threads={}",
+            "isa={} kernel={} blocking={} threads={}",
             self.isa.name(),
+            self.kernel.unwrap_or("default"),
             self.blocking.unwrap_or("detected"),
             self.threads
         )
@@ -50,6 +55,7 @@ fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
         .arg(&out)
         .env("VANISHING_ISA", cfg.isa.name())
         .env("VANISHING_BLOCKING", cfg.blocking.unwrap_or(""))
+        .env("VANISHING_KERNEL", cfg.kernel.unwrap_or(""))
         .env_remove("RAYON_NUM_THREADS")
         .stdout(std::process::Stdio::null())
         .status()
@@ -65,6 +71,9 @@ fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
     assert_eq!(machine["threads"], cfg.threads, "{}", cfg.label());
     if let Some(b) = cfg.blocking {
         assert_eq!(machine["gemm_blocking"], b, "{}", cfg.label());
+    }
+    if let Some(k) = cfg.kernel {
+        assert_eq!(machine["gemm_kernel"], k, "{}", cfg.label());
     }
     let files = compare::comparable_results(&out).expect("results written");
     assert!(
@@ -89,11 +98,13 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
     let mut configs = vec![
         Config {
             isa: best,
+            kernel: None,
             blocking: None,
             threads: 2,
         },
         Config {
             isa: best,
+            kernel: None,
             blocking: None,
             threads: 1,
         },
@@ -103,9 +114,22 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
     for isa in Isa::available().into_iter().rev().filter(|&i| i != best) {
         configs.push(Config {
             isa,
+            kernel: None,
             blocking: None,
             threads: 2,
         });
+    }
+    // Every other kernel of every family (each family's default ran above), as a profile or
+    // VANISHING_KERNEL may pick it.
+    for k in GemmKernel::available() {
+        if GemmKernel::for_isa(k.isa).name != k.name {
+            configs.push(Config {
+                isa: k.isa,
+                kernel: Some(k.name),
+                blocking: None,
+                threads: 2,
+            });
+        }
     }
     // Every SIMD family under every forced blocking (the scalar kernel is held to the same bits
     // under tiny blockings by tests/gemm.rs).
@@ -113,6 +137,7 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
         for (i, b) in BLOCKINGS.iter().enumerate() {
             configs.push(Config {
                 isa,
+                kernel: None,
                 blocking: Some(b),
                 threads: 1 + i % 2,
             });
@@ -146,6 +171,7 @@ fn malformed_overrides_are_refused_with_a_clear_error() {
         ("VANISHING_BLOCKING", "12,8", "expected three"),
         ("VANISHING_BLOCKING", "12,0,64", "not a positive integer"),
         ("VANISHING_ISA", "avx9", "unknown"),
+        ("VANISHING_KERNEL", "sgemm.avx512.99x32", "not a kernel"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
             .arg("info")

@@ -2,7 +2,6 @@
 
 use crate::cpu::CacheSizes;
 use crate::error::{Error, Result};
-use crate::kernels::MR;
 use std::sync::OnceLock;
 
 /// Environment variable that forces the block sizes, as `mc,kc,nc` (for example `12,8,64`).
@@ -28,20 +27,20 @@ fn round_down(x: usize, step: usize) -> usize {
 }
 
 impl Blocking {
-    /// Block sizes for the given caches and a kernel `nr` columns wide (see the field docs for the
-    /// rule), clamped to sane ranges so odd cache reports cannot produce degenerate blocks.
-    pub fn from_caches(c: CacheSizes, nr: usize) -> Blocking {
+    /// Block sizes for the given caches and a kernel tile of `mr x nr` (see the field docs for
+    /// the rule), clamped to sane ranges so odd cache reports cannot produce degenerate blocks.
+    pub fn from_caches(c: CacheSizes, mr: usize, nr: usize) -> Blocking {
         let f = std::mem::size_of::<f32>();
         let kc = round_down(c.l1d / 2 / (16 * f), 8).clamp(64, 512);
-        let mc = round_down(c.l2 / 10 / (kc * f), MR).clamp(4 * MR, 64 * MR);
+        let mc = round_down(c.l2 / 10 / (kc * f), mr).clamp(4 * mr, 64 * mr);
         let nc = round_down(c.l3 / 4 / (kc * f), nr).clamp(16 * nr, 256 * nr);
         Blocking { mc, kc, nc }
     }
 
-    /// Block sizes for this machine and a kernel `nr` columns wide.
-    pub fn detected(nr: usize) -> Blocking {
+    /// Block sizes for this machine and a kernel tile of `mr x nr`.
+    pub fn detected(mr: usize, nr: usize) -> Blocking {
         static CACHES: OnceLock<CacheSizes> = OnceLock::new();
-        Blocking::from_caches(*CACHES.get_or_init(CacheSizes::get), nr)
+        Blocking::from_caches(*CACHES.get_or_init(CacheSizes::get), mr, nr)
     }
 
     /// Parses `mc,kc,nc` (three positive integers).
@@ -77,10 +76,10 @@ impl Blocking {
         }
     }
 
-    /// The blocking the default entry points use for a kernel `nr` wide: [`BLOCKING_ENV`] when
-    /// set, else [`Blocking::detected`]. A malformed variable is reported on stderr once and
+    /// The blocking the default entry points use for a kernel tile of `mr x nr`:
+    /// [`BLOCKING_ENV`] when set, else [`Blocking::detected`]. A malformed variable is reported on stderr once and
     /// ignored, as `VANISHING_ISA` is (the command-line tool refuses to start with one).
-    pub fn selected(nr: usize) -> Blocking {
+    pub fn selected(mr: usize, nr: usize) -> Blocking {
         static FORCED: OnceLock<Option<Blocking>> = OnceLock::new();
         let forced = FORCED.get_or_init(|| {
             Blocking::forced().unwrap_or_else(|e| {
@@ -88,7 +87,7 @@ impl Blocking {
                 None
             })
         });
-        forced.unwrap_or_else(|| Blocking::detected(nr))
+        forced.unwrap_or_else(|| Blocking::detected(mr, nr))
     }
 }
 
@@ -104,7 +103,7 @@ mod tests {
             (1, 1, 1),
             (1 << 30, 1 << 30, 1 << 30),
         ] {
-            for nr in [16, 32] {
+            for (mr, nr) in [(6, 16), (6, 32), (12, 32)] {
                 let b = Blocking::from_caches(
                     CacheSizes {
                         l1d,
@@ -112,9 +111,10 @@ mod tests {
                         l3,
                         detected: true,
                     },
+                    mr,
                     nr,
                 );
-                assert_eq!(b.mc % MR, 0, "{b:?}");
+                assert_eq!(b.mc % mr, 0, "{b:?}");
                 assert_eq!(b.nc % nr, 0, "{b:?}");
                 assert!((64..=512).contains(&b.kc), "{b:?}");
             }
@@ -126,6 +126,7 @@ mod tests {
                 l3: 32 << 20,
                 detected: true,
             },
+            6,
             16,
         );
         assert_eq!(zen.kc, 256);

@@ -3,7 +3,7 @@
 
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
-use crate::kernels::{GemmKernel, SendPtr, Tile, MR};
+use crate::kernels::{GemmKernel, SendPtr, Tile};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -13,7 +13,7 @@ pub const PAR_MIN_MACS: usize = 1 << 22;
 
 /// Below this many rows of C, A is not packed: the microkernel broadcasts straight from the
 /// caller's A (any strides).
-pub const PACK_A_MIN_ROWS: usize = 4 * MR;
+pub const PACK_A_MIN_ROWS: usize = 24;
 
 /// Below this many columns of C, A is not packed either: each A strip meets only a few B panels,
 /// so packing A would cost about as much as the product (one copy per `n` multiply-adds).
@@ -21,7 +21,7 @@ pub const PACK_A_MIN_COLS: usize = 64;
 
 /// Below this many rows of C, B is used in place when its rows are contiguous (`csb == 1`):
 /// with so few A strips, packing B would cost as much as the product itself.
-pub const PACK_B_MIN_ROWS: usize = 4 * MR;
+pub const PACK_B_MIN_ROWS: usize = 24;
 
 /// Leading rows (counted from global row `pc`) of an in-place B panel starting at column `col`
 /// that can be read `nr` floats wide without leaving B's cells (`k x n`, unit column stride, row
@@ -173,11 +173,11 @@ pub unsafe fn run(plan: &Plan, mut p: Problem) {
 /// tiles) and runs each on its own thread. Tile boundaries stay where one thread would put them
 /// and the k loop is never split, so the result does not depend on the thread count.
 unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
-    let tiles_m = p.m.div_ceil(MR);
-    let nr = plan.kernel.nr;
+    let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
+    let tiles_m = p.m.div_ceil(mr);
     let tiles_n = p.n.div_ceil(nr);
     let (tiles, tile, extent) = if tiles_m >= tiles_n {
-        (tiles_m, MR, p.m)
+        (tiles_m, mr, p.m)
     } else {
         (tiles_n, nr, p.n)
     };
@@ -188,7 +188,7 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
         return;
     }
     let per = tiles.div_ceil(parts) * tile;
-    let by_rows = tile == MR;
+    let by_rows = tiles_m >= tiles_n;
     let shared = SendPtr(p);
     (0..parts).into_par_iter().for_each(|q| {
         let (lo, hi) = (q * per, ((q + 1) * per).min(extent));
@@ -241,7 +241,7 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// The five loops around the microkernel, on one thread.
 unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
     let Blocking { mc, kc, nc } = plan.blocking;
-    let nr = plan.kernel.nr;
+    let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
     let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
     let b_in_place = p.b.cs == 1 && p.m < PACK_B_MIN_ROWS;
     let Workspace {
@@ -318,13 +318,14 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 let c_blk =
                     p.c.wrapping_offset(ic as isize * p.rsc + jc as isize * p.csc);
                 let (apk, ars, acs, astep) = if pack_all_a {
-                    let buf = aligned(abuf, mb.div_ceil(MR) * MR * kb);
+                    let buf = aligned(abuf, mb.div_ceil(mr) * mr * kb);
                     // SAFETY: the block is inside A's extent; `buf` was sized for it.
-                    unsafe { pack_a(mb, kb, a_blk, buf) };
-                    (buf.as_ptr(), 1, MR as isize, (MR * kb) as isize)
+                    unsafe { pack_a(mb, kb, a_blk, buf, mr) };
+                    (buf.as_ptr(), 1, mr as isize, (mr * kb) as isize)
                 } else {
-                    (a_blk.ptr, a_blk.rs, a_blk.cs, MR as isize * a_blk.rs)
+                    (a_blk.ptr, a_blk.rs, a_blk.cs, mr as isize * a_blk.rs)
                 };
+                let a_row_step = astep / mr as isize;
                 // The fields every tile of this block shares are set once; `place` points the
                 // tile at (ir, jr), rewriting only what changes from tile to tile.
                 let mut t = Tile {
@@ -332,7 +333,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                     a: apk,
                     rsa: ars,
                     csa: acs,
-                    rows: MR,
+                    rows: mr,
                     b: bpk.as_ptr(),
                     rsb: nr as isize,
                     b_full_rows: kb,
@@ -352,8 +353,9 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 };
                 let place = |t: &mut Tile, ir: usize, jr: usize| {
                     (t.b, t.rsb, t.b_full_rows) = b_panel(jr);
-                    t.a = apk.wrapping_offset((ir / MR) as isize * astep);
-                    t.rows = MR.min(mb - ir);
+                    // Strip ir / mr (ir is a multiple of mr), without a division per tile.
+                    t.a = apk.wrapping_offset(ir as isize * a_row_step);
+                    t.rows = mr.min(mb - ir);
                     t.cols = nr.min(nb - jr);
                     t.c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
                     t.c_full_rows = p.c_rows_exclusive
@@ -377,14 +379,14 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 if pack_all_a {
                     // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
                     for jr in (0..nb).step_by(nr) {
-                        for ir in (0..mb).step_by(MR) {
+                        for ir in (0..mb).step_by(mr) {
                             place(&mut t, ir, jr);
                             unsafe { plan.kernel.run(&t) };
                         }
                     }
                 } else {
                     // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
-                    for ir in (0..mb).step_by(MR) {
+                    for ir in (0..mb).step_by(mr) {
                         for jr in (0..nb).step_by(nr) {
                             place(&mut t, ir, jr);
                             unsafe { plan.kernel.run(&t) };

@@ -37,18 +37,31 @@ pub struct Gemm {
 impl Gemm {
     /// The default configuration: selected ISA, detected blocking, rayon's current thread count.
     pub fn new() -> Gemm {
-        Gemm::with_isa(Isa::selected())
+        match forced_kernel() {
+            Some(k) => Gemm::with_kernel(k),
+            None => Gemm::with_isa(Isa::selected()),
+        }
     }
 
     /// A configuration for a given kernel family (checked against the CPU; an unavailable family
-    /// falls back to scalar). Blocking ([`Blocking::selected`]: forced or detected) and threads
-    /// as in [`Gemm::new`].
+    /// falls back to scalar): the kernel forced by `VANISHING_KERNEL` when it belongs to this
+    /// family, else the family's default. Blocking ([`Blocking::selected`]: forced or detected)
+    /// and threads as in [`Gemm::new`].
     pub fn with_isa(isa: Isa) -> Gemm {
-        let kernel = GemmKernel::for_isa(isa);
+        let default = GemmKernel::for_isa(isa);
+        let kernel = forced_kernel()
+            .filter(|k| k.isa == default.isa)
+            .unwrap_or(default);
+        Gemm::with_kernel(kernel)
+    }
+
+    /// A configuration for one microkernel ([`GemmKernel::available`] lists them). Blocking and
+    /// threads as in [`Gemm::new`].
+    pub fn with_kernel(kernel: GemmKernel) -> Gemm {
         Gemm {
             plan: Plan {
                 kernel,
-                blocking: Blocking::selected(kernel.nr),
+                blocking: Blocking::selected(kernel.mr, kernel.nr),
                 threads: rayon::current_num_threads(),
             },
         }
@@ -76,9 +89,9 @@ impl Gemm {
         self.plan.kernel.isa
     }
 
-    /// The register tile `(MR, nr)` of the kernel in use.
+    /// The register tile `(mr, nr)` of the kernel in use.
     pub fn tile(&self) -> (usize, usize) {
-        (crate::kernels::MR, self.plan.kernel.nr)
+        (self.plan.kernel.mr, self.plan.kernel.nr)
     }
 
     /// The blocking in use.
@@ -196,6 +209,19 @@ impl Gemm {
         };
         Ok(())
     }
+}
+
+/// The kernel forced through `VANISHING_KERNEL`, decided once. A malformed or unavailable name
+/// is reported on stderr once and ignored, as `VANISHING_ISA` is (the command-line tool refuses
+/// to start with one).
+fn forced_kernel() -> Option<GemmKernel> {
+    static FORCED: std::sync::OnceLock<Option<GemmKernel>> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| {
+        GemmKernel::forced().unwrap_or_else(|e| {
+            eprintln!("vanishing: ignoring {}: {e}", crate::kernels::KERNEL_ENV);
+            None
+        })
+    })
 }
 
 impl Default for Gemm {

@@ -1,9 +1,10 @@
 //! x86-64 AVX2 + FMA kernels. Every function here is `#[target_feature(enable = "avx2,fma")]`
 //! and is only reached through an [`crate::isa::Isa::Avx2`] that was checked against the CPU.
 
-use super::{Tile, MR};
+use super::Tile;
 
-/// Columns of the AVX2 tile: two 8-lane vectors.
+/// Rows and columns of the AVX2 tile (6 rows x two 8-lane vectors).
+pub const MR: usize = 6;
 pub const NR: usize = 16;
 use core::arch::x86_64::*;
 

@@ -1,59 +1,84 @@
-//! x86-64 AVX-512F GEMM microkernel (`sgemm.avx512.6x32`). Only reached through an
-//! [`crate::isa::Isa::Avx512`] that was checked against the CPU.
+//! x86-64 AVX-512F GEMM microkernels (`sgemm.avx512.6x32`, `sgemm.avx512.12x32`). Only reached
+//! through an [`crate::isa::Isa::Avx512`] that was checked against the CPU.
 //!
-//! Register tile: up to 6 rows x 32 columns = 12 zmm accumulators, 2 zmm for the B row and 1 for
-//! the broadcast A element, 15 of the 32 zmm registers. Per k step: 2 loads, 6 broadcasts and 12
-//! FMAs of 16 lanes, so half the instructions per multiply-add of the 6x16 AVX2 kernel; on Zen 4,
-//! which runs each 512-bit FMA as two 256-bit halves, that is what lifts the issue-bound AVX2
-//! kernel. The body is generic over the live rows `R` (1..=6) and 16-lane halves `H` (1 or 2), so
-//! an edge tile of 4 rows or 10 columns does only the work it needs instead of a full 6x32.
+//! Register tile: `MR` rows (6 or 12) x 32 columns = 12 or 24 zmm accumulators, 2 zmm for the B
+//! row and 1 for the broadcast A element (15 or 27 of the 32 zmm registers). Per k step: 2 loads,
+//! `MR` broadcasts and `2*MR` FMAs of 16 lanes, half the instructions per multiply-add of the
+//! 6x16 AVX2 kernel (on Zen 4, which runs each 512-bit FMA as two 256-bit halves, that is what
+//! lifts the issue-bound AVX2 kernel); the taller tile loads B half as often per FMA. The body is
+//! generic over the live rows `R` (1..=MR) and 16-lane halves `H` (1 or 2), so an edge tile of 4
+//! rows or 10 columns does only the work it needs.
 //! The arithmetic is the contract's fixed recurrence (see [`super`]), so results are bit-identical
 //! to the AVX2 and scalar kernels for any blocking.
 
-use super::{Tile, MR};
+use super::Tile;
 use core::arch::x86_64::*;
 
 /// Columns of the AVX-512 tile: two 16-lane vectors.
 pub const NR: usize = 32;
 
-/// AVX-512 GEMM microkernel.
+/// The 6x32 AVX-512 microkernel (`sgemm.avx512.6x32`: 12 zmm accumulators).
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and `t` must satisfy the microkernel contract in [`super`]
-/// with `nr = 32` (unit column stride for C).
-pub unsafe fn gemm_tile(t: &Tile) {
+/// with `mr = 6`, `nr = 32` (unit column stride for C).
+pub unsafe fn gemm_tile_6x32(t: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe { gemm_tile::<6>(t) }
+}
+
+/// The 12x32 AVX-512 microkernel (`sgemm.avx512.12x32`: 24 zmm accumulators).
+///
+/// # Safety
+/// As [`gemm_tile_6x32`] with `mr = 12`.
+pub unsafe fn gemm_tile_12x32(t: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe { gemm_tile::<12>(t) }
+}
+
+/// An AVX-512 microkernel `MR` rows tall: picks the body for packed or strided operands.
+///
+/// # Safety
+/// As [`gemm_tile_6x32`] with `mr = MR`.
+unsafe fn gemm_tile<const MR: usize>(t: &Tile) {
     // SAFETY: forwarded contract; `rows` and the half count match the tile (see `by_shape`).
     unsafe {
         if t.b_full_rows < t.k {
-            by_shape::<false, true>(t)
+            by_shape::<MR, false, true>(t)
         } else if t.rsa == 1 && t.csa == MR as isize && t.rsb == NR as isize {
-            by_shape::<true, false>(t)
+            by_shape::<MR, true, false>(t)
         } else {
-            by_shape::<false, false>(t)
+            by_shape::<MR, false, false>(t)
         }
     }
+}
+
+/// Calls `$f::<PACKED, MASK_B, R, H>` for the tile's live rows `R` (1 to 12) and 16-lane halves
+/// `H`, with `PACKED` a packed A panel of `$mr` rows.
+macro_rules! dispatch_rows {
+    ($t:expr, $mr:expr, $packed:expr, $mask:expr, [$($r:literal)*]) => {{
+        let halves = if $t.cols > 16 { 2 } else { 1 };
+        match ($t.rows, halves) {
+            $(
+                ($r, 2) if $r <= $mr => tile_impl::<$packed, $mask, $mr, $r, 2>($t),
+                ($r, 1) if $r <= $mr => tile_impl::<$packed, $mask, $mr, $r, 1>($t),
+            )*
+            _ => unreachable!("tile of {} rows in a kernel of {}", $t.rows, $mr),
+        }
+    }};
 }
 
 /// Picks the monomorphised body for the tile's live rows and halves.
 ///
 /// # Safety
 /// As [`gemm_tile`].
-unsafe fn by_shape<const PACKED: bool, const MASK_B: bool>(t: &Tile) {
-    // SAFETY: forwarded contract; R == t.rows and H covers t.cols.
+unsafe fn by_shape<const MR: usize, const PACKED: bool, const MASK_B: bool>(t: &Tile) {
+    // SAFETY: forwarded contract; R == t.rows <= MR and H covers t.cols.
     unsafe {
-        match (t.rows, t.cols > 16) {
-            (6, true) => tile_impl::<PACKED, MASK_B, 6, 2>(t),
-            (5, true) => tile_impl::<PACKED, MASK_B, 5, 2>(t),
-            (4, true) => tile_impl::<PACKED, MASK_B, 4, 2>(t),
-            (3, true) => tile_impl::<PACKED, MASK_B, 3, 2>(t),
-            (2, true) => tile_impl::<PACKED, MASK_B, 2, 2>(t),
-            (1, true) => tile_impl::<PACKED, MASK_B, 1, 2>(t),
-            (6, false) => tile_impl::<PACKED, MASK_B, 6, 1>(t),
-            (5, false) => tile_impl::<PACKED, MASK_B, 5, 1>(t),
-            (4, false) => tile_impl::<PACKED, MASK_B, 4, 1>(t),
-            (3, false) => tile_impl::<PACKED, MASK_B, 3, 1>(t),
-            (2, false) => tile_impl::<PACKED, MASK_B, 2, 1>(t),
-            _ => tile_impl::<PACKED, MASK_B, 1, 1>(t),
+        if MR == 12 {
+            dispatch_rows!(t, 12, PACKED, MASK_B, [12 11 10 9 8 7 6 5 4 3 2 1])
+        } else {
+            dispatch_rows!(t, 6, PACKED, MASK_B, [6 5 4 3 2 1])
         }
     }
 }
@@ -105,7 +130,13 @@ unsafe fn load_rows<const R: usize, const H: usize, const FULL: bool>(
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_impl<const PACKED: bool, const MASK_B: bool, const R: usize, const H: usize>(
+unsafe fn tile_impl<
+    const PACKED: bool,
+    const MASK_B: bool,
+    const MR: usize,
+    const R: usize,
+    const H: usize,
+>(
     t: &Tile,
 ) {
     let masks = column_masks(t.cols);

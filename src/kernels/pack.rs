@@ -2,7 +2,7 @@
 //! zero-padded layouts the microkernels stream, and scaling C when no product is needed.
 //! These touch memory through raw pointers, which is why they live beside the kernels.
 
-use super::MR;
+use super::MAX_MR;
 
 /// A strided matrix operand: element `(i, j)` at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy, Debug)]
@@ -12,13 +12,45 @@ pub struct Strided {
     pub cs: isize,
 }
 
-/// Packs the `rows x depth` block of `a` into panels of `MR` rows: panel `q`, column `p`, row `i`
-/// goes to `dst[q*MR*depth + p*MR + i]`; rows past `rows` are zero.
+/// Packs the `rows x depth` block of `a` into panels of `MR` rows (the kernel's `mr`, at most
+/// [`MAX_MR`]): panel `q`, column `p`, row `i` goes to `dst[q*MR*depth + p*MR + i]`; rows past
+/// `rows` are zero.
 ///
 /// # Safety
 /// Every element `(i, p)`, `i < rows`, `p < depth`, of `a` must be readable, and `dst` must hold
 /// `ceil(rows/MR)*MR*depth` floats.
-pub unsafe fn pack_a(rows: usize, depth: usize, a: Strided, dst: &mut [f32]) {
+pub unsafe fn pack_a(rows: usize, depth: usize, a: Strided, dst: &mut [f32], mr: usize) {
+    // One copy of the loops per tile height, so the inner loops run over a constant count.
+    // SAFETY (all arms): forwarded contract.
+    unsafe {
+        match mr {
+            6 => pack_a_rows::<6>(rows, depth, a, dst),
+            12 => pack_a_rows::<12>(rows, depth, a, dst),
+            _ => {
+                assert!((1..=MAX_MR).contains(&mr), "a tile of {mr} rows");
+                pack_a_any(rows, depth, a, dst, mr)
+            }
+        }
+    }
+}
+
+/// [`pack_a`] for `MR`-row panels known at compile time.
+///
+/// # Safety
+/// As [`pack_a`].
+unsafe fn pack_a_rows<const MR: usize>(rows: usize, depth: usize, a: Strided, dst: &mut [f32]) {
+    // SAFETY: forwarded contract.
+    unsafe { pack_a_any(rows, depth, a, dst, MR) }
+}
+
+/// [`pack_a`] for any panel height up to [`MAX_MR`]; inlined into [`pack_a_rows`] with a
+/// constant height.
+///
+/// # Safety
+/// As [`pack_a`].
+#[inline(always)]
+#[allow(non_snake_case)]
+unsafe fn pack_a_any(rows: usize, depth: usize, a: Strided, dst: &mut [f32], MR: usize) {
     let panels = rows.div_ceil(MR);
     debug_assert!(dst.len() >= panels * MR * depth);
     for q in 0..panels {
@@ -26,13 +58,13 @@ pub unsafe fn pack_a(rows: usize, depth: usize, a: Strided, dst: &mut [f32]) {
         let live = (rows - q * MR).min(MR);
         let base = a.ptr.wrapping_offset((q * MR) as isize * a.rs);
         if live == MR && a.rs.unsigned_abs() >= a.cs.unsigned_abs() {
-            // Rows are the long way round (row-major-like A): walk the 6 rows side by side so
+            // Rows are the long way round (row-major-like A): walk the MR rows side by side so
             // each one is read sequentially.
-            let rows: [*const f32; MR] =
-                std::array::from_fn(|i| base.wrapping_offset(i as isize * a.rs));
+            let rows: [*const f32; MAX_MR] =
+                std::array::from_fn(|i| base.wrapping_offset(i.min(MR - 1) as isize * a.rs));
             for (p, out) in panel.chunks_exact_mut(MR).enumerate() {
                 let off = p as isize * a.cs;
-                for (o, r) in out.iter_mut().zip(rows) {
+                for (o, &r) in out.iter_mut().zip(&rows[..MR]) {
                     // SAFETY: (q*MR + i, p) is inside the block (full panel, p < depth).
                     *o = unsafe { *r.offset(off) };
                 }

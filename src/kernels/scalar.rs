@@ -1,8 +1,9 @@
 //! Portable kernels, always built and tested: the reference every SIMD path is checked against.
 
-use super::{Tile, MR};
+use super::Tile;
 
-/// Columns of the portable kernel's tile.
+/// Rows and columns of the portable kernel's tile.
+pub const MR: usize = 6;
 pub const NR: usize = 16;
 
 /// Portable GEMM microkernel (`sgemm.scalar.6x16`): the contract's recurrence written out with
