@@ -160,6 +160,10 @@ fn bench_gemm(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
     let one = Gemm::new().threads(1);
     let all = Gemm::new().threads(threads);
+    // With a tuned profile in use (`vanishing tune`), the defaults run beside it: a profile must
+    // never be slower than the defaults on any shape.
+    let defaults = Gemm::with_isa(one.isa()).threads(1);
+    let profiled = profile_in_use(&one, &defaults);
     let mut group = c.benchmark_group("gemm");
     group
         .warm_up_time(Duration::from_millis(300))
@@ -175,6 +179,11 @@ fn bench_gemm(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("matrixmultiply.1t", label), |bch| {
             bch.iter(|| case.matrixmultiply())
         });
+        if profiled {
+            group.bench_function(BenchmarkId::new("defaults.1t", label), |bch| {
+                bch.iter(|| case.ours(black_box(&defaults)))
+            });
+        }
         #[cfg(feature = "openblas")]
         {
             openblas::single_thread();
@@ -205,6 +214,12 @@ fn bench_gemm(c: &mut Criterion) {
     group.finish();
 }
 
+/// Whether `ours` (from `Gemm::new`) differs from the family's defaults, i.e. a tuned profile
+/// chose another kernel or blocking.
+fn profile_in_use(ours: &Gemm, defaults: &Gemm) -> bool {
+    ours.kernel_name() != defaults.kernel_name() || ours.block_sizes() != defaults.block_sizes()
+}
+
 fn summary() {
     if !support::full_run() {
         return;
@@ -212,6 +227,17 @@ fn summary() {
     let threads = rayon::current_num_threads();
     let gemm = Gemm::new();
     let name = gemm.kernel_name();
+    let defaults = Gemm::with_isa(gemm.isa());
+    let profiled = profile_in_use(&gemm, &defaults);
+    let b = gemm.block_sizes();
+    let setup = if profiled {
+        format!(
+            "Tuned profile in use: {name}, mc {}, kc {}, nc {} (`vanishing tune`); the defaults ({}, mc {}, kc {}, nc {}) ran beside it: the last column is the profile's speed over theirs (>= 1.00 means never slower).",
+            b.mc, b.kc, b.nc, defaults.kernel_name(), defaults.block_sizes().mc, defaults.block_sizes().kc, defaults.block_sizes().nc
+        )
+    } else {
+        format!("No tuned profile: the family's default kernel {name} with mc {}, kc {}, nc {} from the caches.", b.mc, b.kc, b.nc)
+    };
     let peak = vanishing::cpu::measure_fma_peak_gflops_for(gemm.isa());
     #[cfg(feature = "openblas")]
     let reference = format!("OpenBLAS: {}", openblas::describe());
@@ -219,7 +245,7 @@ fn summary() {
     let reference =
         "OpenBLAS: not measured (build with `--features openblas`, see the README)".to_string();
     let mut md = format!(
-        "# SGEMM benchmark summary\n\nWritten by `cargo bench --bench gemm` (Criterion medians, one run).\n\nMachine: {}\n\nMeasured one-core FMA peak of the vectors our kernel uses ({}): {}\n\n{reference}\n\n| shape | ours 1t GFLOP/s | % of peak | matrixmultiply 1t | ours / mm | OpenBLAS 1t | ours / OpenBLAS | OpenBLAS % of peak | ours {threads}t GFLOP/s | {threads}t / 1t |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "# SGEMM benchmark summary\n\nWritten by `cargo bench --bench gemm` (Criterion medians, one run).\n\nMachine: {}\n\nMeasured one-core FMA peak of the vectors our kernel uses ({}): {}\n\n{reference}\n\n{setup}\n\n| shape | ours 1t GFLOP/s | % of peak | matrixmultiply 1t | ours / mm | OpenBLAS 1t | ours / OpenBLAS | OpenBLAS % of peak | ours {threads}t GFLOP/s | {threads}t / 1t | profile / defaults |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         support::machine(),
         gemm.isa().name(),
         peak.map_or("n/a".into(), |p| format!("{p:.1} GFLOP/s"))
@@ -228,6 +254,11 @@ fn summary() {
         let flop = 2.0 * (m * n * k) as f64;
         let gf = |id: String| {
             support::median_seconds(&format!("gemm/{id}/{label}")).map(|s| flop / s / 1e9)
+        };
+        let def = if profiled {
+            gf("defaults.1t".into())
+        } else {
+            None
         };
         let (o, mm, ob, ot) = (
             gf(format!("{name}.1t")),
@@ -249,7 +280,7 @@ fn summary() {
             _ => "-".into(),
         };
         md += &format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             f(o),
             pct(o),
             f(mm),
@@ -258,7 +289,8 @@ fn summary() {
             ratio(o, ob),
             pct(ob),
             f(ot),
-            ratio(ot, o)
+            ratio(ot, o),
+            ratio(o, def)
         );
     }
     support::write_result("bench-gemm.md", &md);

@@ -18,6 +18,8 @@
 //! - [`experiments`]: chapter 5's measurements as deterministic work items, shards.
 //! - [`report`]: aggregation, JSON, SVG plots and the Markdown report.
 //! - [`perf`]: the CI performance gate (interleaved ratios, callgrind instruction counts).
+//! - [`tune`]: `vanishing tune`, timing GEMM kernels and blockings into a saved profile
+//!   (`gemm::profile`).
 //! - [`meta`]: machine and build metadata recorded with every result.
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -33,5 +35,6 @@ pub mod meta;
 pub mod nn;
 pub mod perf;
 pub mod report;
+pub mod tune;
 
 pub use error::{Error, Result};

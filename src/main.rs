@@ -35,6 +35,10 @@ enum Command {
     Reproduce(ReproduceArgs),
     /// Build the report from shard files written by `reproduce --shard I/N`.
     Merge(MergeArgs),
+    /// Time every GEMM kernel of the selected family under a few cache blockings (about 15 s) and
+    /// save the fastest as this CPU's profile, which later runs use (`VANISHING_PROFILE=off`
+    /// ignores it). Changes speed only, never results.
+    Tune(TuneArgs),
     /// Check that two reproductions gave the same results: every JSON result and SVG figure,
     /// bit for bit, timings and machine metadata aside. Exits 1 if they differ.
     Compare(CompareArgs),
@@ -102,6 +106,13 @@ struct InfoArgs {
     /// Also write the JSON report to DIR/<cpu-slug>/info.json (for example results/machines).
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TuneArgs {
+    /// Measure and print, but do not save the profile.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -275,6 +286,7 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         "threads:        {} (rayon; set RAYON_NUM_THREADS to change)",
         m.threads
     );
+    println!("gemm profile:   {}", m.gemm_profile);
     println!(
         "fma peak:       {} with 256-bit vectors, {} with 512-bit vectors (one core, f32, \
          measured); in use: {}",
@@ -571,6 +583,48 @@ fn print_summary(
     );
 }
 
+fn run_tune(args: TuneArgs) -> Result<(), (u8, String)> {
+    use vanishing::tune;
+    let isa = Isa::selected();
+    if isa == Isa::Scalar {
+        return Err((
+            2,
+            "tune: the scalar family has one kernel; nothing to choose".into(),
+        ));
+    }
+    let start = std::time::Instant::now();
+    eprintln!(
+        "tuning {} GEMM kernels on {} (one thread; time relative to the defaults, lower is faster)",
+        isa.name(),
+        tune::SHAPES.map(|s| s.0).join(", ")
+    );
+    let profile = tune::tune(isa, &|t| {
+        eprintln!(
+            "  {:<20} mc {:>4} kc {:>4} nc {:>5}: {:.3}",
+            t.kernel, t.blocking.mc, t.blocking.kc, t.blocking.nc, t.relative_time
+        )
+    });
+    println!(
+        "chosen: {} with mc {}, kc {}, nc {} ({:.1} % of the defaults' time; {:.1} s)",
+        profile.kernel,
+        profile.blocking.mc,
+        profile.blocking.kc,
+        profile.blocking.nc,
+        100.0 * profile.relative_time,
+        start.elapsed().as_secs_f64()
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+    let path = vanishing::gemm::profile::profile_path(isa);
+    let json = serde_json::to_string_pretty(&profile).map_err(|e| (1, e.to_string()))?;
+    std::fs::create_dir_all(path.parent().expect("has a parent"))
+        .and_then(|()| write_atomic(&path, &format!("{json}\n")))
+        .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+    println!("saved {}", path.display());
+    Ok(())
+}
+
 fn run_compare(args: CompareArgs) -> Result<(), (u8, String)> {
     use vanishing::experiments::compare;
     let read = |dir: &Path| compare::comparable_results(dir).map_err(|e| (2, e.to_string()));
@@ -688,6 +742,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => run_reproduce(args),
         Command::Merge(args) => run_merge(args),
         Command::Compare(args) => run_compare(args),
+        Command::Tune(args) => run_tune(args),
         Command::PerfGate(args) => run_perf_gate(args),
         Command::PerfWorkload { name, iters } => {
             vanishing::perf::instructions::run_workload(&name, iters)

@@ -98,6 +98,8 @@ pub struct MachineInfo {
     pub blocking: crate::gemm::Blocking,
     /// Whether the blocking was forced through `VANISHING_BLOCKING`.
     pub blocking_forced: bool,
+    /// The tuned profile in use, or why none is.
+    pub gemm_profile: String,
     pub threads: usize,
     /// One core's measured f32 FMA peak with 256-bit vectors (AVX2 + FMA), GFLOP/s.
     pub peak_avx2_gflops: Option<f64>,
@@ -136,6 +138,25 @@ impl MachineInfo {
             blocking: gemm.block_sizes(),
             blocking_forced: std::env::var(crate::gemm::blocking::BLOCKING_ENV)
                 .is_ok_and(|v| !v.trim().is_empty()),
+            gemm_profile: {
+                let path = crate::gemm::profile::profile_path(family);
+                match crate::gemm::profile::Profile::load(family) {
+                    Ok(Some(p)) => format!(
+                        "{} ({} with mc {}, kc {}, nc {}; {:.1} % of the defaults' time)",
+                        path.display(),
+                        p.kernel,
+                        p.blocking.mc,
+                        p.blocking.kc,
+                        p.blocking.nc,
+                        100.0 * p.relative_time
+                    ),
+                    Ok(None) => format!(
+                        "none at {} (defaults in use; `vanishing tune` makes one)",
+                        path.display()
+                    ),
+                    Err(e) => format!("unusable, defaults in use: {e}"),
+                }
+            },
             threads: rayon::current_num_threads(),
             peak_avx2_gflops: peak_avx2,
             peak_avx512_gflops: peak_avx512,

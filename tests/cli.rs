@@ -159,3 +159,69 @@ fn a_short_training_run_learns_and_writes_its_record() {
         .starts_with("sgemm."));
     let _ = std::fs::remove_file(json);
 }
+
+#[test]
+fn a_saved_gemm_profile_is_used_and_a_broken_one_is_reported_not_used() {
+    let dir = std::env::temp_dir().join(format!("vanishing-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let info = |extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanishing"));
+        cmd.args(["info", "--json"])
+            .env("VANISHING_CACHE_DIR", &dir);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let v = info(&[]);
+    let family = v["kernel_family"].as_str().unwrap().to_string();
+    if family == "scalar" {
+        println!("skipped: no SIMD family, so nothing to tune on this CPU");
+        return;
+    }
+    assert!(
+        v["gemm_profile"].as_str().unwrap().starts_with("none at"),
+        "{v}"
+    );
+    let path = dir.join(format!(
+        "gemm-profile-{}-{family}.json",
+        v["slug"].as_str().unwrap()
+    ));
+    // A broken file: reported, and the defaults run.
+    std::fs::write(&path, "{ not json").unwrap();
+    let v = info(&[]);
+    assert!(
+        v["gemm_profile"].as_str().unwrap().starts_with("unusable"),
+        "{v}"
+    );
+    let default_kernel = v["gemm_kernel"].as_str().unwrap().to_string();
+    // A valid profile naming the family's last kernel and odd blocks: used by Gemm::new.
+    let kernels: Vec<String> = v["gemm_kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .filter(|k| k.contains(&format!(".{family}.")))
+        .collect();
+    let chosen = kernels.last().unwrap();
+    let profile = serde_json::json!({
+        "cpu": v["slug"], "isa": family, "kernel": chosen,
+        "blocking": {"mc": 24, "kc": 100, "nc": 512},
+        "relative_time": 0.9, "trials": []
+    });
+    std::fs::write(&path, profile.to_string()).unwrap();
+    let v = info(&[]);
+    assert_eq!(v["gemm_kernel"].as_str().unwrap(), chosen);
+    assert_eq!(v["blocking"]["kc"], 100, "{v}");
+    // VANISHING_PROFILE=off ignores it.
+    let v = info(&[("VANISHING_PROFILE", "off")]);
+    assert_eq!(v["gemm_kernel"].as_str().unwrap(), default_kernel);
+    let _ = std::fs::remove_dir_all(&dir);
+}

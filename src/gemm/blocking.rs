@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 pub const BLOCKING_ENV: &str = "VANISHING_BLOCKING";
 
 /// Block sizes of the five-loop GEMM (BLIS names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Blocking {
     /// Rows of the packed A block (loop 3); the `mc x kc` block targets a tenth of L2, which
     /// measured best on Zen 4 (larger blocks lost 5-25 % at 1024^3 to L2 conflicts with B and C).

@@ -16,6 +16,7 @@
 
 pub mod blocking;
 pub mod driver;
+pub mod profile;
 mod view;
 
 pub use crate::kernels::reference_cell;
@@ -35,10 +36,23 @@ pub struct Gemm {
 }
 
 impl Gemm {
-    /// The default configuration: selected ISA, detected blocking, rayon's current thread count.
+    /// The default configuration: the kernel forced by `VANISHING_KERNEL`, else the kernel and
+    /// blocking of this machine's tuned profile ([`profile::Profile`], from `vanishing tune`),
+    /// else the selected family's default kernel; the blocking forced by `VANISHING_BLOCKING`
+    /// wins over the profile's; rayon's current thread count.
     pub fn new() -> Gemm {
-        match forced_kernel() {
-            Some(k) => Gemm::with_kernel(k),
+        if let Some(k) = forced_kernel() {
+            return Gemm::with_kernel(k);
+        }
+        match saved_profile() {
+            Some((k, b)) => {
+                let g = Gemm::with_kernel(k);
+                if blocking::Blocking::forced().ok().flatten().is_some() {
+                    g
+                } else {
+                    g.blocking(b)
+                }
+            }
             None => Gemm::with_isa(Isa::selected()),
         }
     }
@@ -219,6 +233,21 @@ fn forced_kernel() -> Option<GemmKernel> {
     *FORCED.get_or_init(|| {
         GemmKernel::forced().unwrap_or_else(|e| {
             eprintln!("vanishing: ignoring {}: {e}", crate::kernels::KERNEL_ENV);
+            None
+        })
+    })
+}
+
+/// This machine's tuned profile for the selected family, read once. A profile that cannot be
+/// used is reported on stderr once and ignored (the defaults run).
+fn saved_profile() -> Option<(GemmKernel, Blocking)> {
+    static PROFILE: std::sync::OnceLock<Option<(GemmKernel, Blocking)>> =
+        std::sync::OnceLock::new();
+    *PROFILE.get_or_init(|| {
+        let loaded = profile::Profile::load(Isa::selected())
+            .and_then(|p| p.map(|p| p.kernel().map(|k| (k, p.blocking))).transpose());
+        loaded.unwrap_or_else(|e| {
+            eprintln!("vanishing: ignoring the saved GEMM profile: {e}");
             None
         })
     })
