@@ -594,14 +594,20 @@ fn run_tune(args: TuneArgs) -> Result<(), (u8, String)> {
     }
     let start = std::time::Instant::now();
     eprintln!(
-        "tuning {} GEMM kernels on {} (one thread; time relative to the defaults, lower is faster)",
+        "tuning {} GEMM kernels on {} (one thread; time relative to the defaults, geometric mean \
+         and worst shape; a choice must be 3 % faster overall and slower on no shape)",
         isa.name(),
         tune::SHAPES.map(|s| s.0).join(", ")
     );
     let profile = tune::tune(isa, &|t| {
         eprintln!(
-            "  {:<20} mc {:>4} kc {:>4} nc {:>5}: {:.3}",
-            t.kernel, t.blocking.mc, t.blocking.kc, t.blocking.nc, t.relative_time
+            "  {:<20} mc {:>4} kc {:>4} nc {:>5}: {:.3} (worst shape {:.3})",
+            t.kernel,
+            t.blocking.mc,
+            t.blocking.kc,
+            t.blocking.nc,
+            t.relative_time,
+            t.worst_shape_ratio
         )
     });
     println!(

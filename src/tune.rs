@@ -9,12 +9,13 @@ use crate::kernels::GemmKernel;
 use std::time::{Duration, Instant};
 
 /// The shapes tuned for: a square, the batch-10 forward and update GEMMs, the full-batch
-/// forward GEMM of chapter 5 (label, m, k, n, A stored transposed).
-pub const SHAPES: [(&str, usize, usize, usize, bool); 4] = [
+/// forward and weight-gradient GEMMs of chapter 5 (label, m, k, n, A stored transposed).
+pub const SHAPES: [(&str, usize, usize, usize, bool); 5] = [
     ("512x512x512", 512, 512, 512, false),
     ("10x784x30", 10, 784, 30, false),
     ("784x10x30(AT)", 784, 10, 30, true),
     ("1000x784x30", 1000, 784, 30, false),
+    ("784x1000x30(AT)", 784, 1000, 30, true),
 ];
 
 /// One tuning shape's operands.
@@ -99,13 +100,17 @@ fn candidate_blockings(k: &GemmKernel) -> Vec<Blocking> {
 }
 
 /// A choice must be this much faster than the defaults (geometric mean over the shapes) to
-/// replace them: paired timings on a shared machine scatter by about 2-3 %, and a profile must
-/// never be slower than the defaults.
+/// replace them: paired timings on a shared machine scatter by about 2-3 %.
 pub const MIN_GAIN: f64 = 0.97;
+
+/// And it may be no slower than the defaults on any one shape: a profile must never cost a
+/// workload speed (one blocking that wins on squares lost 3 % on 784x1000x30 A^T here).
+pub const MAX_SHAPE_RATIO: f64 = 1.0;
 
 /// Times every kernel of `isa` under each candidate blocking on [`SHAPES`], single-threaded,
 /// calling `progress` after each trial, and returns the fastest as a profile: the defaults
-/// unless something beats them by [`MIN_GAIN`]. About 15 s.
+/// unless something beats them by [`MIN_GAIN`] overall while losing on no shape
+/// ([`MAX_SHAPE_RATIO`]). About 10 s.
 pub fn tune(isa: Isa, progress: &dyn Fn(&Trial)) -> Profile {
     let mut cases: Vec<Case> = SHAPES
         .iter()
@@ -134,29 +139,55 @@ pub fn tune(isa: Isa, progress: &dyn Fn(&Trial)) -> Profile {
             let base = time_all(&mut cases, &default);
             let g = Gemm::with_kernel(*k).blocking(b);
             let seconds = time_all(&mut cases, &g);
-            let log_sum: f64 = seconds.iter().zip(&base).map(|(s, d)| (s / d).ln()).sum();
+            let ratios: Vec<f64> = seconds.iter().zip(&base).map(|(s, d)| s / d).collect();
+            let log_sum: f64 = ratios.iter().map(|r| r.ln()).sum();
             let trial = Trial {
                 kernel: k.name.into(),
                 blocking: b,
                 relative_time: (log_sum / seconds.len() as f64).exp(),
+                worst_shape_ratio: ratios.iter().copied().fold(0.0, f64::max),
                 seconds,
             };
             progress(&trial);
             trials.push(trial);
         }
     }
+    // The best of many noisy trials is flattered by its own noise (the winner's curse), so the
+    // winner is timed again against the defaults, three fresh pairs, before it may replace them.
     let best = trials
         .iter()
+        .filter(|t| t.worst_shape_ratio <= MAX_SHAPE_RATIO && t.relative_time < MIN_GAIN)
         .min_by(|a, b| a.relative_time.total_cmp(&b.relative_time))
         .cloned();
-    let (kernel, blocking, relative_time) = match best {
-        Some(t) if t.relative_time < MIN_GAIN => (t.kernel, t.blocking, t.relative_time),
-        _ => (
+    let confirmed = best.and_then(|t| {
+        let k = GemmKernel::by_name(&t.kernel).ok()?;
+        let g = Gemm::with_kernel(k).blocking(t.blocking);
+        let mut per_shape: Vec<Vec<f64>> = vec![Vec::new(); SHAPES.len()];
+        for _ in 0..3 {
+            let base = time_all(&mut cases, &default);
+            let mine = time_all(&mut cases, &g);
+            for (v, (m, d)) in per_shape.iter_mut().zip(mine.iter().zip(&base)) {
+                v.push(m / d);
+            }
+        }
+        let medians: Vec<f64> = per_shape
+            .iter_mut()
+            .map(|v| {
+                v.sort_by(|a, b| a.total_cmp(b));
+                v[v.len() / 2]
+            })
+            .collect();
+        let geo = (medians.iter().map(|r| r.ln()).sum::<f64>() / medians.len() as f64).exp();
+        let worst = medians.iter().copied().fold(0.0, f64::max);
+        (geo < MIN_GAIN && worst <= MAX_SHAPE_RATIO).then_some((t.kernel, t.blocking, geo))
+    });
+    let (kernel, blocking, relative_time) = confirmed.unwrap_or_else(|| {
+        (
             default.kernel_name().to_string(),
             default.block_sizes(),
             1.0,
-        ),
-    };
+        )
+    });
     Profile {
         cpu: crate::cpu::machine_slug(),
         isa: isa.name().into(),

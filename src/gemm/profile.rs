@@ -37,6 +37,9 @@ pub struct Trial {
     /// Seconds per call on each tuning shape (best of the repeats).
     pub seconds: Vec<f64>,
     pub relative_time: f64,
+    /// The largest (time with this choice / time with the defaults) over the shapes.
+    #[serde(default)]
+    pub worst_shape_ratio: f64,
 }
 
 /// Where profiles live: `VANISHING_CACHE_DIR`, else `$XDG_CACHE_HOME/vanishing`, else
