@@ -236,7 +236,7 @@ fn summary() {
             b.mc, b.kc, b.nc, defaults.kernel_name(), defaults.block_sizes().mc, defaults.block_sizes().kc, defaults.block_sizes().nc
         )
     } else {
-        format!("No tuned profile: the family's default kernel {name} with mc {}, kc {}, nc {} from the caches.", b.mc, b.kc, b.nc)
+        format!("The family's default kernel {name} with mc {}, kc {}, nc {} from the caches (no tuned profile, or `vanishing tune` kept the defaults).", b.mc, b.kc, b.nc)
     };
     let peak = vanishing::cpu::measure_fma_peak_gflops_for(gemm.isa());
     #[cfg(feature = "openblas")]
