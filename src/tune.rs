@@ -3,9 +3,10 @@
 //! as a [`Profile`] for this CPU model (see `gemm::profile` for how it is used).
 
 pub use crate::gemm::profile::{Profile, Trial};
-use crate::gemm::{Blocking, Gemm, MatMut, MatRef};
+use crate::gemm::{Blocking, Gemm};
 use crate::isa::Isa;
 use crate::kernels::GemmKernel;
+use crate::perf::workloads::GemmCase;
 use std::time::{Duration, Instant};
 
 /// The shapes tuned for: a square, the batch-10 forward and update GEMMs, the full-batch
@@ -18,66 +19,22 @@ pub const SHAPES: [(&str, usize, usize, usize, bool); 5] = [
     ("784x1000x30(AT)", 784, 1000, 30, true),
 ];
 
-/// One tuning shape's operands.
-struct Case {
-    a: Vec<f32>,
-    b: Vec<f32>,
-    c: Vec<f32>,
-    m: usize,
-    k: usize,
-    n: usize,
-    at: bool,
-}
-
-impl Case {
-    fn new(m: usize, k: usize, n: usize, at: bool) -> Case {
-        let val = |i: usize| ((i * 7919) % 2003) as f32 / 2003.0 - 0.5;
-        Case {
-            a: (0..m * k).map(val).collect(),
-            b: (0..k * n).map(|i| val(i + 17)).collect(),
-            c: vec![0.0; m * n],
-            m,
-            k,
-            n,
-            at,
-        }
-    }
-
-    /// Seconds per call: the best of `tries` timings of enough calls to fill `slice`.
-    fn time(&mut self, g: &Gemm, slice: Duration, tries: usize) -> f64 {
-        let (m, k, n) = (self.m, self.k, self.n);
-        let run = |c: &mut Vec<f32>| {
-            let a = if self.at {
-                MatRef::row_major(&self.a, k, m).expect("sized").t()
-            } else {
-                MatRef::row_major(&self.a, m, k).expect("sized")
-            };
-            g.gemm(
-                1.0,
-                a,
-                MatRef::row_major(&self.b, k, n).expect("sized"),
-                0.0,
-                MatMut::row_major(c, m, n).expect("sized"),
-            )
-            .expect("shapes agree");
-        };
-        let mut c = std::mem::take(&mut self.c);
-        let t = Instant::now();
-        run(&mut c);
-        let once = t.elapsed().as_secs_f64().max(1e-7);
-        let reps = ((slice.as_secs_f64() / once) as usize).clamp(1, 100_000);
-        let best = (0..tries)
-            .map(|_| {
-                let t = Instant::now();
-                for _ in 0..reps {
-                    run(&mut c);
-                }
-                t.elapsed().as_secs_f64() / reps as f64
-            })
-            .fold(f64::INFINITY, f64::min);
-        self.c = c;
-        best
-    }
+/// Seconds per call of `case` with `g`: the best of `tries` timings of enough calls to fill
+/// `slice`.
+fn seconds_per_call(case: &mut GemmCase, g: &Gemm, slice: Duration, tries: usize) -> f64 {
+    let t = Instant::now();
+    case.ours(g);
+    let once = t.elapsed().as_secs_f64().max(1e-7);
+    let reps = ((slice.as_secs_f64() / once) as usize).clamp(1, 100_000);
+    (0..tries)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                case.ours(g);
+            }
+            t.elapsed().as_secs_f64() / reps as f64
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The blockings tried for a kernel: the one derived from the caches, and kc and mc around it.
@@ -112,9 +69,9 @@ pub const MAX_SHAPE_RATIO: f64 = 1.0;
 /// unless something beats them by [`MIN_GAIN`] overall while losing on no shape
 /// ([`MAX_SHAPE_RATIO`]). About 10 s.
 pub fn tune(isa: Isa, progress: &dyn Fn(&Trial)) -> Profile {
-    let mut cases: Vec<Case> = SHAPES
+    let mut cases: Vec<GemmCase> = SHAPES
         .iter()
-        .map(|&(_, m, k, n, at)| Case::new(m, k, n, at))
+        .map(|&(_, m, k, n, at)| GemmCase::new(m, k, n, at))
         .collect();
     let slice = Duration::from_millis(50);
     let default = Gemm::with_kernel(GemmKernel::for_isa(isa)).blocking(Blocking::detected(
@@ -125,10 +82,10 @@ pub fn tune(isa: Isa, progress: &dyn Fn(&Trial)) -> Profile {
         .into_iter()
         .filter(|k| k.isa == isa)
         .collect();
-    let time_all = |cases: &mut Vec<Case>, g: &Gemm| -> Vec<f64> {
+    let time_all = |cases: &mut Vec<GemmCase>, g: &Gemm| -> Vec<f64> {
         cases
             .iter_mut()
-            .map(|c| c.time(&g.threads(1), slice, 3))
+            .map(|c| seconds_per_call(c, &g.threads(1), slice, 3))
             .collect()
     };
     // The defaults are timed between every trial and the ratios taken pairwise, so a slow

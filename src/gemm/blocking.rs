@@ -80,14 +80,19 @@ impl Blocking {
     /// [`BLOCKING_ENV`] when set, else [`Blocking::detected`]. A malformed variable is reported on stderr once and
     /// ignored, as `VANISHING_ISA` is (the command-line tool refuses to start with one).
     pub fn selected(mr: usize, nr: usize) -> Blocking {
+        Blocking::forced_once().unwrap_or_else(|| Blocking::detected(mr, nr))
+    }
+
+    /// The blocking forced through [`BLOCKING_ENV`], read once per process (a malformed value is
+    /// reported on stderr once and ignored).
+    pub fn forced_once() -> Option<Blocking> {
         static FORCED: OnceLock<Option<Blocking>> = OnceLock::new();
-        let forced = FORCED.get_or_init(|| {
+        *FORCED.get_or_init(|| {
             Blocking::forced().unwrap_or_else(|e| {
                 eprintln!("vanishing: ignoring {BLOCKING_ENV}: {e}");
                 None
             })
-        });
-        forced.unwrap_or_else(|| Blocking::detected(mr, nr))
+        })
     }
 }
 

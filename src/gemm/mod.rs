@@ -47,7 +47,7 @@ impl Gemm {
         match saved_profile() {
             Some((k, b)) => {
                 let g = Gemm::with_kernel(k);
-                if blocking::Blocking::forced().ok().flatten().is_some() {
+                if Blocking::forced_once().is_some() {
                     g
                 } else {
                     g.blocking(b)
