@@ -15,7 +15,7 @@ pub enum Isa {
     Scalar,
     /// x86-64 AVX2 + FMA (16 ymm registers).
     Avx2,
-    /// x86-64 AVX-512F (with AVX2 + FMA): 16-lane activation kernels and a 6x32 GEMM kernel.
+    /// x86-64 AVX-512F (with AVX2 + FMA): 16-lane activation kernels and the 12x32, 6x32 and 8x48 GEMM kernels.
     Avx512,
 }
 

@@ -8,8 +8,8 @@ use vanishing::error::Error;
 use vanishing::gemm::{reference_cell, Blocking, Gemm, MatMut, MatRef};
 use vanishing::kernels::GemmKernel;
 
-/// Tile heights (6, and 12 for AVX-512 12x32) and widths (16 scalar/AVX2, 32 AVX-512) of the
-/// kernels: edge dims sit around all of them.
+/// Tile heights (6, and 12 for AVX-512 12x32) and widths (16 scalar/AVX2, 32 AVX-512) most
+/// kernels share: edge dims sit around all of them, and around each kernel's own tile.
 const MR: usize = 6;
 const MR2: usize = 12;
 const NR: usize = 16;
@@ -109,8 +109,19 @@ fn assert_bits(what: &str, c: &Strided, exact: &[f32]) {
     }
 }
 
-fn edge_dims() -> Vec<usize> {
+/// Sizes around every tile edge the kernels have in common, and around `kern`'s own tile (its
+/// height and width, one past them, and two tiles and a bit).
+fn edge_dims(kern: &GemmKernel) -> Vec<usize> {
+    let (mr, nr) = (kern.mr, kern.nr);
     let mut v = vec![
+        mr - 1,
+        mr,
+        mr + 1,
+        2 * mr + 1,
+        nr - 1,
+        nr,
+        nr + 1,
+        2 * nr + 3,
         0,
         1,
         2,
@@ -142,7 +153,7 @@ fn edge_dims() -> Vec<usize> {
 fn shape_grid_row_major_every_kernel() {
     for kern in kernels() {
         let g = Gemm::with_kernel(kern).threads(1);
-        let dims = edge_dims();
+        let dims = edge_dims(&kern);
         let mut seed = 0;
         for &m in &dims {
             for &k in &dims {
@@ -180,6 +191,8 @@ fn every_layout_alpha_beta_every_kernel() {
         (3 * MR2 - 1, 5, 7),
         (31, 1, 3),
         (25, 7, NR2),
+        (17, 6, 53),
+        (9, 5, 25),
     ];
     for kern in kernels() {
         let g = Gemm::with_kernel(kern).threads(1);

@@ -8,8 +8,8 @@
 //! - [`Gemm`]: an explicit configuration (kernel family, threads, blocking), used by tests and
 //!   benchmarks to exercise every path in one process.
 //!
-//! The algorithm is BLIS's (see `driver.rs`): five loops around a 6x16 (AVX2) or 6x32 (AVX-512)
-//! register-tile microkernel, A and B packed into contiguous panels sized for L2/L1, C split between threads
+//! The algorithm is BLIS's (see `driver.rs`): five loops around a register-tile microkernel
+//! (6x16 AVX2, 12x32 AVX-512 by default; `kernels::KERNELS` lists every candidate), A and B packed into contiguous panels sized for L2/L1, C split between threads
 //! in disjoint blocks (never along k) so results are bit-identical for any thread count. Small
 //! problems skip what they do not need: no threads below [`driver::PAR_MIN_MACS`], no packing of
 //! A or of row-contiguous B when C has few rows.

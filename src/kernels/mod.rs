@@ -2,8 +2,8 @@
 //! portable memory movers used by the GEMM driver.
 //!
 //! # GEMM microkernel contract
-//! A microkernel computes one `mr x nr` tile (the kernel's register tile: 6x16 for scalar and
-//! AVX2, 6x32 or 12x32 for AVX-512; packed A panels are `mr` rows tall) of one rank-`k` step of
+//! A microkernel computes one `mr x nr` tile (the kernel's register tile, e.g. 6x16 for scalar
+//! and AVX2, 12x32 for AVX-512; packed A panels are `mr` rows tall) of one rank-`k` step of
 //! a product whose depth may be split into several such steps (the driver's kc blocks):
 //! - `A_strip` row `i` (for `i < rows`) is at `a + i*rsa`, column `p` at `+ p*csa`, `p < k`;
 //!   rows `rows..mr` are never read (the kernel repeats the last valid row instead);
@@ -36,10 +36,13 @@
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
+pub mod avx2_gemm;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512_gemm;
 pub mod math;
+pub mod microkernel;
 pub mod pack;
 pub mod scalar;
 
@@ -47,8 +50,8 @@ use crate::isa::Isa;
 
 /// Tallest register tile any kernel uses (AVX-512 12x32).
 pub const MAX_MR: usize = 12;
-/// Widest register tile any kernel uses (AVX-512: two 16-lane vectors).
-pub const MAX_NR: usize = 32;
+/// Widest register tile any kernel uses (AVX-512 8x48: three 16-lane vectors).
+pub const MAX_NR: usize = 48;
 
 /// One microkernel call; see the module documentation for the contract.
 #[derive(Clone, Copy, Debug)]
@@ -109,8 +112,8 @@ pub struct GemmKernel {
 
 /// Every microkernel this build has, one line each: family, tile, entry point. Every one is
 /// always built and tested (tests/gemm.rs runs each against `reference_cell`), whichever the
-/// default or a profile picks; adding a candidate is one line here and one `gemm_tile_*`
-/// wrapper in the family's file. The first kernel of a family is its default.
+/// default or a profile picks. The SIMD families share one microkernel (`microkernel.rs`),
+/// generic over tile height and vectors per row, so adding a candidate is one line here. The first kernel of a family is its default.
 const KERNELS: &[GemmKernel] = &[
     GemmKernel {
         name: "sgemm.scalar.6x16",
@@ -124,8 +127,16 @@ const KERNELS: &[GemmKernel] = &[
         name: "sgemm.avx2.6x16",
         isa: Isa::Avx2,
         mr: 6,
-        nr: avx2::NR,
-        tile: avx2::gemm_tile,
+        nr: 16,
+        tile: avx2_gemm::gemm_tile::<6, 2>,
+    },
+    #[cfg(target_arch = "x86_64")]
+    GemmKernel {
+        name: "sgemm.avx2.4x24",
+        isa: Isa::Avx2,
+        mr: 4,
+        nr: 24,
+        tile: avx2_gemm::gemm_tile::<4, 3>,
     },
     // 12x32: 24 zmm accumulators (of 32), two B loads and twelve broadcasts per 24 FMAs, the
     // shape of BLIS's and OpenBLAS's Skylake-X sgemm kernels; measured 10-15 % faster than 6x32
@@ -135,16 +146,26 @@ const KERNELS: &[GemmKernel] = &[
         name: "sgemm.avx512.12x32",
         isa: Isa::Avx512,
         mr: 12,
-        nr: avx512_gemm::NR,
-        tile: avx512_gemm::gemm_tile_12x32,
+        nr: 32,
+        tile: avx512_gemm::gemm_tile::<12, 2>,
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
         name: "sgemm.avx512.6x32",
         isa: Isa::Avx512,
         mr: 6,
-        nr: avx512_gemm::NR,
-        tile: avx512_gemm::gemm_tile_6x32,
+        nr: 32,
+        tile: avx512_gemm::gemm_tile::<6, 2>,
+    },
+    // 8x48: 24 accumulators with three B vectors and eight broadcasts per 24 FMAs (fewer
+    // broadcasts per FMA than 12x32, more B traffic).
+    #[cfg(target_arch = "x86_64")]
+    GemmKernel {
+        name: "sgemm.avx512.8x48",
+        isa: Isa::Avx512,
+        mr: 8,
+        nr: 48,
+        tile: avx512_gemm::gemm_tile::<8, 3>,
     },
 ];
 

@@ -1,0 +1,133 @@
+//! x86-64 AVX2 + FMA GEMM microkernels (`sgemm.avx2.*`): the vector operations of the shared
+//! microkernel ([`super::microkernel`]) for 8-lane ymm vectors, and its `#[target_feature]`
+//! wrapper. Only reached through an [`crate::isa::Isa::Avx2`] that was checked against the CPU.
+//!
+//! With 16 ymm registers: 6x16 (12 accumulators, 2 B vectors, 1 broadcast: 15 registers; each k
+//! step issues 12 independent FMAs, enough to cover a 4-5 cycle FMA latency on two pipes) and
+//! 4x24 (12 accumulators, 3 B vectors, 1 broadcast: 16).
+
+use super::microkernel::{self, Lanes};
+use super::Tile;
+use core::arch::x86_64::*;
+
+/// Floats per ymm vector.
+pub const LANES: usize = 8;
+
+/// The AVX2 + FMA family's vector operations.
+pub struct Avx2;
+
+// SAFETY (every method): the trait's contract: only called from inside `tile_body` below, which
+// has AVX2 and FMA enabled and is only reached for a CPU that was checked to have them.
+impl Lanes for Avx2 {
+    type V = __m256;
+    type Mask = __m256i;
+    const LANES: usize = LANES;
+    // vmaskmovps stores are slow on AMD.
+    const BLEND_RAGGED_STORES: bool = true;
+
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> __m256 {
+        // SAFETY: see the impl; `p` is readable (caller).
+        unsafe { _mm256_broadcast_ss(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: see the impl; 8 floats at `p` are readable (caller).
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, m: __m256i) -> __m256 {
+        // SAFETY: see the impl; masked-off lanes are not read.
+        unsafe { _mm256_maskload_ps(p, m) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: see the impl; 8 floats at `p` are writable (caller).
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(p: *mut f32, m: __m256i, v: __m256) {
+        // SAFETY: see the impl; masked-off lanes are not written.
+        unsafe { _mm256_maskstore_ps(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn blend(old: __m256, new: __m256, m: __m256i) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_blendv_ps(old, new, _mm256_castsi256_ps(m)) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mask(cols: usize, h: usize) -> __m256i {
+        let live = cols.saturating_sub(LANES * h).min(LANES) as i32;
+        // SAFETY: see the impl.
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(live),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn body<
+        const PACKED: bool,
+        const MASK_B: bool,
+        const MR: usize,
+        const NV: usize,
+        const R: usize,
+        const H: usize,
+    >(
+        t: &Tile,
+    ) {
+        // SAFETY: forwarded contract (AVX2 and FMA checked when the kernel was chosen).
+        unsafe { tile_body::<PACKED, MASK_B, MR, NV, R, H>(t) }
+    }
+}
+
+/// The shared microkernel body compiled with AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; as [`microkernel::body`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_body<
+    const PACKED: bool,
+    const MASK_B: bool,
+    const MR: usize,
+    const NV: usize,
+    const R: usize,
+    const H: usize,
+>(
+    t: &Tile,
+) {
+    // SAFETY: forwarded contract, inside AVX2 + FMA code.
+    unsafe { microkernel::body::<Avx2, PACKED, MASK_B, MR, NV, R, H>(t) }
+}
+
+/// The AVX2 microkernel `MR` rows by `NV` ymm vectors (`sgemm.avx2.<MR>x<8*NV>`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `t` must satisfy the microkernel contract in
+/// [`super`] with `mr = MR`, `nr = 8*NV` (unit column stride for C).
+pub unsafe fn gemm_tile<const MR: usize, const NV: usize>(t: &Tile) {
+    // SAFETY: forwarded contract.
+    unsafe { microkernel::gemm_tile::<Avx2, MR, NV>(t) }
+}
