@@ -48,6 +48,9 @@ enum Command {
     /// Run one fixed workload (used by perf-gate under callgrind).
     #[command(hide = true)]
     PerfWorkload { name: String, iters: usize },
+    /// Serve timed workloads on stdin/stdout for `perf-gate --base` (one side of the pair).
+    #[command(hide = true)]
+    PerfWorker,
 }
 
 #[derive(Args)]
@@ -65,6 +68,31 @@ struct PerfGateArgs {
     /// Skip the callgrind instruction counts.
     #[arg(long)]
     no_instructions: bool,
+    /// Paired A/B mode: compare this build against the base revision (built once per commit
+    /// under target/perf-base/), timing both interleaved on one pinned core.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// A/B: the slowdown (percent) the gate must catch.
+    #[arg(long, default_value_t = 3.0)]
+    threshold: f64,
+    /// A/B: seconds of paired timing.
+    #[arg(long, default_value_t = 30.0)]
+    seconds: f64,
+    /// A/B: milliseconds per sample of one side.
+    #[arg(long, default_value_t = 4.0)]
+    sample_ms: f64,
+    /// A/B: the core both workers are pinned to (where `taskset` exists).
+    #[arg(long, default_value_t = 0)]
+    cpu: usize,
+    /// A/B: only these workloads (comma-separated names; all by default).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// A/B: skip the cache-simulated counts (cachegrind).
+    #[arg(long)]
+    no_counts: bool,
+    /// A/B: also write the result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -681,6 +709,9 @@ fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
 }
 
 fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
+    if args.base.is_some() {
+        return run_perf_gate_ab(args);
+    }
     if !(0.0..1.0).contains(&args.margin) {
         return Err((2, "invalid margin: must be in [0, 1)".into()));
     }
@@ -727,6 +758,150 @@ fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
     }
 }
 
+/// `perf-gate --base REV`: the paired A/B gate (see `vanishing::perf::ab`).
+fn run_perf_gate_ab(args: PerfGateArgs) -> Result<(), (u8, String)> {
+    use vanishing::perf::{ab, instructions, workloads};
+    let rev = args.base.clone().expect("A/B mode");
+    if !(args.threshold > 0.0 && args.threshold < 100.0) {
+        return Err((2, "invalid --threshold: a percentage in (0, 100)".into()));
+    }
+    if !(args.seconds >= 1.0 && args.sample_ms > 0.0) {
+        return Err((2, "invalid --seconds or --sample-ms".into()));
+    }
+    if let Some(bad) = args.only.iter().find(|n| workloads::workload(n).is_none()) {
+        return Err((2, format!("--only: no workload '{bad}'")));
+    }
+    let start = std::time::Instant::now();
+    let head_exe = std::env::current_exe().map_err(|e| (1, e.to_string()))?;
+    let repo = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .ok_or((
+            2,
+            "perf-gate --base must run inside the git checkout".to_string(),
+        ))?;
+    let mut log = |m: &str| println!("  {m}");
+    println!("perf gate A/B: head = this build, base = {rev}");
+    let base_exe = ab::base_binary(&repo, &rev, &mut log).map_err(|e| (1, e.to_string()))?;
+    let build_secs = start.elapsed().as_secs_f64();
+    let threshold = args.threshold / 100.0;
+    let mut pass = true;
+    let mut report = serde_json::json!({ "base": rev, "threshold_percent": args.threshold });
+    if ab::has_worker(&base_exe) {
+        let opts = ab::AbOptions {
+            base: rev.clone(),
+            head_exe: head_exe.clone(),
+            threshold,
+            seconds: args.seconds,
+            sample: std::time::Duration::from_secs_f64(args.sample_ms / 1e3),
+            level: 0.99,
+            cpu: Some(args.cpu),
+            only: args.only.clone(),
+        };
+        let rows = ab::run(&opts, &base_exe, &mut log).map_err(|e| (1, e.to_string()))?;
+        println!(
+            "{:<22} | {:>11} | {:>11} | {:>24} | {:>5} | verdict",
+            "workload", "base", "head", "change [interval]", "pairs"
+        );
+        for r in &rows {
+            let verdict = match (r.verdict, r.confirmed) {
+                (ab::Verdict::Slower, true) => "SLOWER (confirmed): FAIL",
+                (ab::Verdict::Slower, false) => "slower, not confirmed",
+                (ab::Verdict::SlightlySlower, _) => "slightly slower (below threshold)",
+                (ab::Verdict::Faster, _) => "faster",
+                (ab::Verdict::NoChange, _) => "no change",
+            };
+            println!(
+                "{:<22} | {:>8.1} us | {:>8.1} us | {:>+6.2} % [{:+.2}, {:+.2}] | {:>5} | {verdict}",
+                r.workload,
+                r.base_seconds * 1e6,
+                r.head_seconds * 1e6,
+                100.0 * r.change,
+                100.0 * r.low,
+                100.0 * r.high,
+                r.pairs
+            );
+        }
+        pass &= ab::passes(&rows);
+        report["timing"] = serde_json::to_value(&rows).unwrap_or_default();
+    } else {
+        println!("  the base build has no perf-worker (it predates the A/B gate): timing skipped");
+        report["timing"] = serde_json::Value::Null;
+    }
+    if args.no_counts {
+        println!("  cache-simulated counts: skipped (--no-counts)");
+    } else if !instructions::valgrind_available() {
+        println!("  cache-simulated counts: skipped, valgrind is not installed");
+    } else {
+        println!(
+            "  cache-simulated counts (cachegrind, AVX2 kernels, blocking {}, I1/D1 32 KiB, LL 8 MiB) ...",
+            instructions::COUNT_BLOCKING
+        );
+        use rayon::prelude::*;
+        let chosen: Vec<&workloads::Workload> = workloads::PAIRED
+            .iter()
+            .filter(|w| args.only.is_empty() || args.only.iter().any(|n| n == w.name))
+            .collect();
+        let counts: Vec<_> = chosen
+            .par_iter()
+            .map(|w| {
+                let b = instructions::cache_counts(&base_exe, w);
+                let h = instructions::cache_counts(&head_exe, w);
+                (w.name, b, h)
+            })
+            .collect();
+        println!(
+            "{:<22} | {:>14} | {:>14} | {:>8} | {:>8} | verdict",
+            "workload", "est. cycles base", "head", "change", "instr."
+        );
+        let mut json = Vec::new();
+        for (name, b, h) in counts {
+            let (b, h) = (
+                b.map_err(|e| (1, e.to_string()))?,
+                h.map_err(|e| (1, e.to_string()))?,
+            );
+            let (Some(b), Some(h)) = (b, h) else {
+                println!("{name:<22} | (not in the base build: not compared)");
+                continue;
+            };
+            let change = h.estimated_cycles() / b.estimated_cycles() - 1.0;
+            let instr = h.instructions / b.instructions - 1.0;
+            let fail = change > threshold;
+            pass &= !fail;
+            println!(
+                "{name:<22} | {:>14.0} | {:>14.0} | {:>+7.2}% | {:>+7.2}% | {}",
+                b.estimated_cycles(),
+                h.estimated_cycles(),
+                100.0 * change,
+                100.0 * instr,
+                if fail { "FAIL" } else { "pass" }
+            );
+            json.push(serde_json::json!({"workload": name, "base": b, "head": h,
+                "estimated_cycles_change": change, "instructions_change": instr}));
+        }
+        report["counts"] = serde_json::Value::Array(json);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    report["seconds"] = serde_json::json!(secs);
+    report["pass"] = serde_json::json!(pass);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        std::fs::write(path, text + "\n")
+            .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+    }
+    if pass {
+        println!(
+            "perf gate A/B: PASS ({secs:.0} s, of which {build_secs:.0} s getting the base build)"
+        );
+        Ok(())
+    } else {
+        Err((1, format!("perf gate A/B: FAIL, a workload is slower than the base by the threshold ({secs:.0} s)")))
+    }
+}
+
 /// Refuses malformed kernel overrides up front: a library call can only warn and ignore them,
 /// but a run that silently ignored a typo would measure or test something else than asked.
 fn check_overrides() -> Result<(), (u8, String)> {
@@ -750,6 +925,11 @@ fn main() -> ExitCode {
         Command::Compare(args) => run_compare(args),
         Command::Tune(args) => run_tune(args),
         Command::PerfGate(args) => run_perf_gate(args),
+        Command::PerfWorker => {
+            let stdin = std::io::stdin();
+            vanishing::perf::ab::serve(stdin.lock(), std::io::stdout().lock())
+                .map_err(|e| (2, e.to_string()))
+        }
         Command::PerfWorkload { name, iters } => {
             vanishing::perf::instructions::run_workload(&name, iters)
                 .map_err(|e| (2, e.to_string()))

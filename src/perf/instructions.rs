@@ -3,11 +3,7 @@
 //! counts; the difference divided by the extra iterations is the count per iteration, free of
 //! start-up costs.
 
-use super::workloads::{GemmCase, SigmoidCase, TrainCase};
-use crate::activation::ActivationKernels;
 use crate::error::{Error, Result};
-use crate::gemm::Gemm;
-use crate::nn::batched::Engine;
 use std::path::Path;
 use std::process::Command;
 
@@ -19,41 +15,22 @@ pub const WORKLOADS: [(&str, usize, usize); 4] = [
     ("train-slice", 10, 60),
 ];
 
-/// Runs workload `name` for `iters` iterations (the child side of the measurement).
+/// Runs workload `name` for `iters` iterations (the child side of the measurement; any
+/// workload of [`super::workloads::PAIRED`]).
 pub fn run_workload(name: &str, iters: usize) -> Result<()> {
-    let g = Gemm::new().threads(1);
-    match name {
-        "gemm-256" => {
-            let mut c = GemmCase::new(256, 256, 256, false);
-            (0..iters).for_each(|_| c.ours(&g));
-        }
-        "gemm-10x784x30" => {
-            let mut c = GemmCase::new(10, 784, 30, false);
-            (0..iters).for_each(|_| c.ours(&g));
-        }
-        "sigmoid-4096" => {
-            let k = ActivationKernels::new();
-            let mut c = SigmoidCase::new(4096);
-            (0..iters).for_each(|_| c.ours(&k));
-        }
-        "train-slice" => {
-            let e = Engine {
-                gemm: g,
-                act: ActivationKernels::new(),
-            };
-            let mut c = TrainCase::new();
-            c.steps(&e, iters);
-        }
-        other => {
-            return Err(Error::Invalid {
-                what: "workload",
-                problem: format!(
-                    "'{other}' is not one of {}",
-                    WORKLOADS.map(|w| w.0).join(", ")
-                ),
-            })
-        }
-    }
+    let w = super::workloads::workload(name).ok_or_else(|| Error::Invalid {
+        what: "workload",
+        problem: format!(
+            "'{name}' is not one of {}",
+            super::workloads::PAIRED
+                .iter()
+                .map(|w| w.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })?;
+    let mut f = w.build();
+    (0..iters).for_each(|_| f());
     Ok(())
 }
 
@@ -116,4 +93,131 @@ pub fn measure_all(exe: &Path, isa: &str) -> Result<Vec<(String, f64)>> {
             Ok((name.to_string(), (b as f64 - a as f64) / (hi - lo) as f64))
         })
         .collect()
+}
+
+/// Cache-simulated counts of one run under cachegrind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CacheCounts {
+    /// Instructions executed.
+    pub instructions: f64,
+    /// Instruction fetches plus data reads and writes.
+    pub accesses: f64,
+    /// First-level misses (instruction and data).
+    pub l1_misses: f64,
+    /// Last-level misses.
+    pub ll_misses: f64,
+}
+
+impl CacheCounts {
+    /// iai-callgrind's estimated cycles: L1 hits + 5 x last-level hits + 35 x memory accesses.
+    pub fn estimated_cycles(&self) -> f64 {
+        let l1_hits = self.accesses - self.l1_misses;
+        let ll_hits = self.l1_misses - self.ll_misses;
+        l1_hits + 5.0 * ll_hits + 35.0 * self.ll_misses
+    }
+
+    fn minus(self, o: CacheCounts, per: f64) -> CacheCounts {
+        CacheCounts {
+            instructions: (self.instructions - o.instructions) / per,
+            accesses: (self.accesses - o.accesses) / per,
+            l1_misses: (self.l1_misses - o.l1_misses) / per,
+            ll_misses: (self.ll_misses - o.ll_misses) / per,
+        }
+    }
+}
+
+/// The blocking and simulated caches the counts are taken with, the same on every host, so
+/// that counts compare across machines and revisions (the host's cache sizes would otherwise
+/// choose the blocking).
+pub const COUNT_BLOCKING: &str = "96,256,4096";
+const COUNT_CACHES: [&str; 3] = ["--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64"];
+
+/// Parses cachegrind's `events:` and `summary:` lines.
+pub fn parse_cachegrind(text: &str) -> Option<CacheCounts> {
+    let events: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("events:"))?
+        .split_whitespace()
+        .collect();
+    let values: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:"))?
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let get = |name: &str| {
+        events
+            .iter()
+            .position(|e| *e == name)
+            .and_then(|i| values.get(i).copied())
+            .unwrap_or(0.0)
+    };
+    Some(CacheCounts {
+        instructions: get("Ir"),
+        accesses: get("Ir") + get("Dr") + get("Dw"),
+        l1_misses: get("I1mr") + get("D1mr") + get("D1mw"),
+        ll_misses: get("ILmr") + get("DLmr") + get("DLmw"),
+    })
+}
+
+/// One run of `exe perf-workload name iters` under cachegrind with simulated caches; `None`
+/// when that binary does not have the workload.
+fn cache_run(exe: &Path, name: &str, iters: usize) -> Result<Option<CacheCounts>> {
+    let out = std::env::temp_dir().join(format!(
+        "vanishing-cachegrind-{}-{name}-{iters}.out",
+        std::process::id()
+    ));
+    let status = Command::new("valgrind")
+        .args(["--tool=cachegrind", "--cache-sim=yes", "--quiet"])
+        .args(COUNT_CACHES)
+        .arg(format!("--cachegrind-out-file={}", out.display()))
+        .arg(exe)
+        .args(["perf-workload", name, &iters.to_string()])
+        .env("VANISHING_ISA", "avx2")
+        .env("VANISHING_BLOCKING", COUNT_BLOCKING)
+        .env("VANISHING_PROFILE", "off")
+        .env("RAYON_NUM_THREADS", "1")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| Error::Io {
+            context: "running valgrind".into(),
+            source: e,
+        })?;
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return Ok(None);
+    }
+    Ok(parse_cachegrind(&text))
+}
+
+/// Per-iteration cache-simulated counts of workload `w` (AVX2 kernels, fixed blocking), or
+/// `None` if the binary lacks it.
+pub fn cache_counts(exe: &Path, w: &super::workloads::Workload) -> Result<Option<CacheCounts>> {
+    let (lo, hi) = w.count_iters;
+    let Some(a) = cache_run(exe, w.name, lo)? else {
+        return Ok(None);
+    };
+    let Some(b) = cache_run(exe, w.name, hi)? else {
+        return Ok(None);
+    };
+    Ok(Some(b.minus(a, (hi - lo) as f64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cachegrind_summary_parses_into_estimated_cycles() {
+        let text = "desc: I1 cache: 32768 B\ncmd: x\nevents: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw\nfl=a\n1 2 3\nsummary: 1000 10 1 400 40 4 100 10 5\n";
+        let c = parse_cachegrind(text).unwrap();
+        assert_eq!(c.instructions, 1000.0);
+        assert_eq!(c.accesses, 1500.0);
+        assert_eq!(c.l1_misses, 60.0);
+        assert_eq!(c.ll_misses, 10.0);
+        // 1440 L1 hits + 5 * 50 + 35 * 10.
+        assert_eq!(c.estimated_cycles(), 1440.0 + 250.0 + 350.0);
+        assert!(parse_cachegrind("nothing here").is_none());
+    }
 }

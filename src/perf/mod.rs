@@ -2,6 +2,7 @@
 //! speed cancels), instruction counts under callgrind (so the machine's load does not matter),
 //! and the committed baseline both are compared against.
 
+pub mod ab;
 pub mod gate;
 pub mod instructions;
 pub mod workloads;

@@ -172,3 +172,213 @@ impl Default for TrainCase {
         TrainCase::new()
     }
 }
+
+/// A training step on synthetic data: `batch` examples per step through a network of `sizes`,
+/// cycling through a fixed set of examples (the batch-10 SGD step, and the chapter's
+/// full-batch step of 1,000 examples through four hidden layers).
+pub struct StepCase {
+    net: Network,
+    ws: Workspace,
+    images: Vec<f32>,
+    labels: Vec<u8>,
+    batch: usize,
+    step: usize,
+}
+
+impl StepCase {
+    /// A network of `sizes` (784 inputs) trained `batch` examples at a time.
+    pub fn new(sizes: &[usize], batch: usize) -> StepCase {
+        let net = Network::new(sizes, Activation::Sigmoid, Init::Default, 1).expect("valid sizes");
+        let ws = Workspace::new(&net, batch);
+        let examples = TRAIN_EXAMPLES.max(batch);
+        StepCase {
+            net,
+            ws,
+            images: fixed_vec(examples * 784, 4)
+                .into_iter()
+                .map(|v| v + 0.5)
+                .collect(),
+            labels: (0..examples).map(|i| (i * 7 % 10) as u8).collect(),
+            batch,
+            step: 0,
+        }
+    }
+
+    /// One SGD step (cross-entropy, eta 0.1, lambda 5, n 50,000).
+    pub fn step(&mut self, e: &Engine) {
+        let n = self.labels.len();
+        let i0 = (self.step * self.batch) % n;
+        let i0 = if i0 + self.batch > n { 0 } else { i0 };
+        let m = e.gather(&mut self.ws, &self.images, 784, i0..i0 + self.batch);
+        e.sgd_step(
+            &mut self.net,
+            &mut self.ws,
+            m,
+            &self.labels[i0..i0 + self.batch],
+            Cost::CrossEntropy,
+            0.1,
+            5.0,
+            50_000,
+        );
+        self.step += 1;
+        black_box(&self.net.biases);
+    }
+}
+
+/// The fused bias + activation pass over a `rows x cols` layer output (sigmoid, with its
+/// derivative written beside it), as the forward pass runs it.
+pub struct BiasActCase {
+    z: Vec<f32>,
+    bias: Vec<f32>,
+    deriv: Vec<f32>,
+    start: Vec<f32>,
+}
+
+impl BiasActCase {
+    pub fn new(rows: usize, cols: usize) -> BiasActCase {
+        let start: Vec<f32> = fixed_vec(rows * cols, 5)
+            .into_iter()
+            .map(|v| v * 8.0)
+            .collect();
+        BiasActCase {
+            z: start.clone(),
+            bias: fixed_vec(cols, 6),
+            deriv: vec![0.0; rows * cols],
+            start,
+        }
+    }
+
+    /// One pass (on a fresh copy of the pre-activations, so every pass sees the same inputs).
+    pub fn run(&mut self, k: &ActivationKernels) {
+        self.z.copy_from_slice(&self.start);
+        k.bias_activation(
+            Activation::Sigmoid,
+            &mut self.z,
+            &self.bias,
+            &mut self.deriv,
+        )
+        .expect("sized above");
+        black_box(&self.deriv);
+    }
+}
+
+/// One iteration of a built workload.
+pub type Iteration = Box<dyn FnMut()>;
+
+/// One named workload of the paired A/B gate and of the cache-simulated counts: `make` builds
+/// it (inputs included) and returns one iteration as a closure.
+pub struct Workload {
+    pub name: &'static str,
+    pub what: &'static str,
+    /// Iterations of the two runs whose difference gives the per-iteration counts under
+    /// valgrind (large enough to dwarf start-up noise, small enough to stay fast there).
+    pub count_iters: (usize, usize),
+    make: fn() -> Iteration,
+}
+
+impl Workload {
+    /// Builds the workload on this build's default kernels (one thread).
+    pub fn build(&self) -> Iteration {
+        (self.make)()
+    }
+}
+
+fn engine() -> Engine {
+    Engine {
+        gemm: Gemm::new().threads(1),
+        act: ActivationKernels::new(),
+    }
+}
+
+fn gemm_workload(m: usize, k: usize, n: usize, at: bool) -> Iteration {
+    let g = Gemm::new().threads(1);
+    let mut c = GemmCase::new(m, k, n, at);
+    Box::new(move || c.ours(&g))
+}
+
+/// Every workload the A/B gate times and counts: GEMM squares and the trainer's shapes, the
+/// sigmoid kernel, the fused bias + activation pass, a batch-10 SGD step and the chapter's
+/// full-batch step. Names are stable: the gate pairs them with the base revision's by name.
+pub const PAIRED: &[Workload] = &[
+    Workload {
+        name: "gemm-256",
+        what: "SGEMM 256^3",
+        count_iters: (1, 3),
+        make: || gemm_workload(256, 256, 256, false),
+    },
+    Workload {
+        name: "gemm-512",
+        what: "SGEMM 512^3",
+        count_iters: (1, 2),
+        make: || gemm_workload(512, 512, 512, false),
+    },
+    Workload {
+        name: "gemm-10x784x30",
+        what: "SGEMM 10x784x30 (batch-10 forward)",
+        count_iters: (10, 40),
+        make: || gemm_workload(10, 784, 30, false),
+    },
+    Workload {
+        name: "gemm-784x10x30-at",
+        what: "SGEMM 784x10x30, A^T (batch-10 weight update)",
+        count_iters: (10, 40),
+        make: || gemm_workload(784, 10, 30, true),
+    },
+    Workload {
+        name: "gemm-1000x784x30",
+        what: "SGEMM 1000x784x30 (full-batch forward)",
+        count_iters: (1, 3),
+        make: || gemm_workload(1000, 784, 30, false),
+    },
+    Workload {
+        name: "gemm-784x1000x30-at",
+        what: "SGEMM 784x1000x30, A^T (full-batch weight update)",
+        count_iters: (1, 3),
+        make: || gemm_workload(784, 1000, 30, true),
+    },
+    Workload {
+        name: "sigmoid-4096",
+        what: "sigmoid over 4096 floats",
+        count_iters: (10, 110),
+        make: || {
+            let k = ActivationKernels::new();
+            let mut c = SigmoidCase::new(4096);
+            Box::new(move || c.ours(&k))
+        },
+    },
+    Workload {
+        name: "bias-act-1000x30",
+        what: "fused bias + sigmoid + derivative, 1000x30",
+        count_iters: (10, 60),
+        make: || {
+            let k = ActivationKernels::new();
+            let mut c = BiasActCase::new(1000, 30);
+            Box::new(move || c.run(&k))
+        },
+    },
+    Workload {
+        name: "train-slice",
+        what: "one SGD step, [784,30,10], batch 10",
+        count_iters: (10, 60),
+        make: || {
+            let e = engine();
+            let mut c = StepCase::new(&[784, 30, 10], 10);
+            Box::new(move || c.step(&e))
+        },
+    },
+    Workload {
+        name: "full-batch-step",
+        what: "one full-batch step, [784,30,30,30,30,10], 1000 examples",
+        count_iters: (1, 3),
+        make: || {
+            let e = engine();
+            let mut c = StepCase::new(&[784, 30, 30, 30, 30, 10], 1000);
+            Box::new(move || c.step(&e))
+        },
+    },
+];
+
+/// The workload called `name`.
+pub fn workload(name: &str) -> Option<&'static Workload> {
+    PAIRED.iter().find(|w| w.name == name)
+}

@@ -1,0 +1,703 @@
+//! The paired A/B gate: the base revision and the head, each a `vanishing perf-worker` process
+//! pinned to the same core, time the same workloads in alternating short samples; each pair's
+//! log ratio cancels the machine's drift, and a distribution-free interval on their median
+//! decides.
+//!
+//! Why not tango-bench: tango pairs two builds inside one process by loading the other build as
+//! a shared library, which needs the benchmarks re-declared as tango benchmarks and binaries
+//! linked with exported symbols; the base revision would have to be a tango build too. Two
+//! worker processes speaking a three-command line protocol pair just as tightly (one sample of
+//! each in turn, on one pinned core), work with any revision that has the worker, and keep the
+//! statistics (an exact sign-test interval, below) in view and under test.
+
+use super::workloads::{self, PAIRED};
+use crate::error::{Error, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable of the calibrated canary (`NAME:PERCENT`), honoured only by builds with
+/// the `perf-canary` feature.
+pub const CANARY_ENV: &str = "VANISHING_CANARY";
+
+/// The canary's extra share of time for workload `name`, if this build has the feature and the
+/// variable names this workload.
+#[cfg(feature = "perf-canary")]
+fn canary_share(name: &str) -> Option<f64> {
+    let v = std::env::var(CANARY_ENV).ok()?;
+    let (w, pct) = v.split_once(':')?;
+    let pct: f64 = pct.trim().parse().ok()?;
+    (w.trim() == name && pct > 0.0).then_some(pct / 100.0)
+}
+
+#[cfg(not(feature = "perf-canary"))]
+fn canary_share(_name: &str) -> Option<f64> {
+    None
+}
+
+/// The worker side: answers `list` (the workload names, one line) and `time NAME ITERS` (the
+/// nanoseconds of ITERS iterations, one line) until its input ends. Workloads are built once,
+/// on first use.
+pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        context: "perf-worker protocol".into(),
+        source: e,
+    };
+    let mut built: Vec<(&'static str, workloads::Iteration)> = Vec::new();
+    for line in input.lines() {
+        let line = line.map_err(io)?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let reply = match words.as_slice() {
+            ["list"] => PAIRED.iter().map(|w| w.name).collect::<Vec<_>>().join(" "),
+            ["time", name, iters] => {
+                let iters: usize = iters.parse().map_err(|_| Error::Invalid {
+                    what: "perf-worker request",
+                    problem: format!("bad iteration count in '{line}'"),
+                })?;
+                let i = match built.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        let w = workloads::workload(name).ok_or_else(|| Error::Invalid {
+                            what: "perf-worker request",
+                            problem: format!("no workload '{name}'"),
+                        })?;
+                        built.push((w.name, w.build()));
+                        built.len() - 1
+                    }
+                };
+                let f = &mut built[i].1;
+                let t = Instant::now();
+                for _ in 0..iters {
+                    f();
+                }
+                if let Some(share) = canary_share(name) {
+                    // The calibrated slowdown: spin for the given share of the measured time,
+                    // inside the timed region.
+                    let extra = t.elapsed().mul_f64(share);
+                    let s = Instant::now();
+                    while s.elapsed() < extra {
+                        std::hint::spin_loop();
+                    }
+                }
+                t.elapsed().as_nanos().to_string()
+            }
+            _ => {
+                return Err(Error::Invalid {
+                    what: "perf-worker request",
+                    problem: format!("'{line}' (expected 'list' or 'time NAME ITERS')"),
+                })
+            }
+        };
+        writeln!(output, "{reply}")
+            .and_then(|_| output.flush())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// A running worker process.
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    /// Starts `exe perf-worker`, pinned to `cpu` with `taskset` where it exists, one thread,
+    /// no tuned profile (both sides run their built-in defaults).
+    fn start(exe: &Path, cpu: Option<usize>) -> Result<Worker> {
+        let mut cmd = match cpu {
+            Some(c) if taskset_available() => {
+                let mut cmd = Command::new("taskset");
+                cmd.arg("-c").arg(c.to_string()).arg(exe);
+                cmd
+            }
+            _ => Command::new(exe),
+        };
+        cmd.arg("perf-worker")
+            .env("RAYON_NUM_THREADS", "1")
+            .env("VANISHING_PROFILE", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().map_err(|e| Error::Io {
+            context: format!("starting {} perf-worker", exe.display()),
+            source: e,
+        })?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn ask(&mut self, request: &str) -> Result<String> {
+        let io = |e: std::io::Error| Error::Io {
+            context: format!("perf-worker request '{request}'"),
+            source: e,
+        };
+        writeln!(self.stdin, "{request}")
+            .and_then(|_| self.stdin.flush())
+            .map_err(io)?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).map_err(io)?;
+        if line.is_empty() {
+            return Err(Error::Invalid {
+                what: "perf-worker",
+                problem: format!("no answer to '{request}' (the worker exited)"),
+            });
+        }
+        Ok(line.trim().to_string())
+    }
+
+    fn names(&mut self) -> Result<Vec<String>> {
+        Ok(self
+            .ask("list")?
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Seconds per iteration of `iters` iterations of `name`.
+    fn time(&mut self, name: &str, iters: usize) -> Result<f64> {
+        let a = self.ask(&format!("time {name} {iters}"))?;
+        let ns: f64 = a.parse().map_err(|_| Error::Invalid {
+            what: "perf-worker",
+            problem: format!("answer '{a}' to 'time {name}' is not a number"),
+        })?;
+        Ok(ns * 1e-9 / iters as f64)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn taskset_available() -> bool {
+    Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The exact binomial(n, 1/2) CDF at `k`: `P(X <= k)`.
+fn binomial_half_cdf(n: usize, k: usize) -> f64 {
+    // Sum of C(n, i) / 2^n for i <= k, in logs to stay finite for large n.
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_c = 0.0f64; // ln C(n, 0)
+    let mut total = 0.0;
+    for i in 0..=k.min(n) {
+        if i > 0 {
+            ln_c += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        total += (ln_c + ln_half_n).exp();
+    }
+    total.min(1.0)
+}
+
+/// A distribution-free confidence interval for the median of `x` (the sign-test interval):
+/// the `k`-th smallest and `k`-th largest values, with `k` the largest rank for which
+/// `P(Binomial(n, 1/2) < k) <= (1 - level)/2`. Its coverage is at least `level` for any
+/// continuous distribution, so the heavy tails of a shared machine's slow spells cannot make it
+/// overconfident. Returns `(low, median, high)`; with too few values for the level, the interval
+/// is the whole range.
+pub fn median_interval(x: &[f64], level: f64) -> (f64, f64, f64) {
+    assert!(!x.is_empty(), "no samples");
+    let mut s = x.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    };
+    let tail = (1.0 - level) / 2.0;
+    // Largest k >= 1 with P(X <= k-1) <= tail.
+    let mut k = 0;
+    while k < n / 2 && binomial_half_cdf(n, k) <= tail {
+        k += 1;
+    }
+    if k == 0 {
+        return (s[0], median, s[n - 1]);
+    }
+    (s[k - 1], median, s[n - k])
+}
+
+/// What the gate concludes about one workload from the interval of its change (head over base,
+/// as a fraction: +0.05 = 5 % slower).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Verdict {
+    /// Certainly slower, and by as much as the threshold or more (the interval lies above zero
+    /// and reaches the threshold): the gate fails.
+    Slower,
+    /// Certainly slower, but certainly by less than the threshold.
+    SlightlySlower,
+    /// Certainly faster.
+    Faster,
+    /// The interval contains zero.
+    NoChange,
+}
+
+/// The decision rule. A change whose interval lies wholly above zero is real; it fails the gate
+/// when the interval also reaches `threshold` (so a regression of the threshold's size, whose
+/// interval straddles it, is caught, while a real but smaller one is reported and passes).
+pub fn verdict(low: f64, high: f64, threshold: f64) -> Verdict {
+    if low > 0.0 {
+        if high >= threshold {
+            Verdict::Slower
+        } else {
+            Verdict::SlightlySlower
+        }
+    } else if high < 0.0 {
+        Verdict::Faster
+    } else {
+        Verdict::NoChange
+    }
+}
+
+/// How the A/B gate runs.
+pub struct AbOptions {
+    /// The base revision (anything `git rev-parse` takes).
+    pub base: String,
+    /// The head's executable (normally this one).
+    pub head_exe: PathBuf,
+    /// The regression the gate must catch (fraction: 0.03 = 3 %).
+    pub threshold: f64,
+    /// Seconds of paired timing (the rounds fill it).
+    pub seconds: f64,
+    /// Length of one sample of one side.
+    pub sample: Duration,
+    /// Overall confidence; each workload's interval gets its Bonferroni share.
+    pub level: f64,
+    /// Core to pin both workers to.
+    pub cpu: Option<usize>,
+    /// Only these workloads (all when empty).
+    pub only: Vec<String>,
+}
+
+/// One workload's A/B result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AbRow {
+    pub workload: String,
+    pub what: String,
+    /// Seconds per iteration, medians over the samples.
+    pub base_seconds: f64,
+    pub head_seconds: f64,
+    /// Median change (head/base - 1) and its interval.
+    pub change: f64,
+    pub low: f64,
+    pub high: f64,
+    pub pairs: usize,
+    pub verdict: Verdict,
+    /// Whether a failing verdict was re-measured and failed again.
+    pub confirmed: bool,
+}
+
+/// One workload's paired samples: ln(head/base) per pair, base and head seconds per iteration.
+#[derive(Clone, Default)]
+struct Samples {
+    log_ratio: Vec<f64>,
+    base: Vec<f64>,
+    head: Vec<f64>,
+}
+
+/// The paired timing of `names` on the two workers: rounds alternate which side goes first;
+/// returns each workload's per-pair log ratios ln(head/base) and the two sides' times.
+fn paired_rounds(
+    base: &mut Worker,
+    head: &mut Worker,
+    plan: &[(String, usize)],
+    seconds: f64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<Samples>> {
+    let mut out = vec![Samples::default(); plan.len()];
+    let start = Instant::now();
+    let mut round = 0usize;
+    let mut last_report = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds || round < 12 {
+        for (w, (name, iters)) in plan.iter().enumerate() {
+            let (tb, th) = if (round + w).is_multiple_of(2) {
+                let b = base.time(name, *iters)?;
+                (b, head.time(name, *iters)?)
+            } else {
+                let h = head.time(name, *iters)?;
+                (base.time(name, *iters)?, h)
+            };
+            out[w].log_ratio.push((th / tb).ln());
+            out[w].base.push(tb);
+            out[w].head.push(th);
+        }
+        round += 1;
+        if last_report.elapsed() > Duration::from_secs(5) {
+            progress(&format!(
+                "  {round} rounds ({:.0} of {seconds:.0} s)",
+                start.elapsed().as_secs_f64()
+            ));
+            last_report = Instant::now();
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the paired gate between the base revision's build and the head. Returns one row per
+/// workload both sides have; `Err` only when something could not run.
+pub fn run(
+    opts: &AbOptions,
+    base_exe: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<AbRow>> {
+    let mut base = Worker::start(base_exe, opts.cpu)?;
+    let mut head = Worker::start(&opts.head_exe, opts.cpu)?;
+    let base_names = base.names()?;
+    let head_names = head.names()?;
+    let mut names: Vec<String> = head_names
+        .iter()
+        .filter(|n| base_names.contains(n))
+        .filter(|n| opts.only.is_empty() || opts.only.contains(n))
+        .cloned()
+        .collect();
+    for n in head_names.iter().filter(|n| !base_names.contains(n)) {
+        progress(&format!(
+            "{n}: new in the head (the base lacks it), not compared"
+        ));
+    }
+    if names.is_empty() {
+        return Err(Error::Invalid {
+            what: "A/B gate",
+            problem: "no workload in common with the base".into(),
+        });
+    }
+    names.dedup();
+    // Iterations per sample, from the head (both sides then run the same count).
+    let mut plan = Vec::new();
+    for name in &names {
+        let mut iters = 1usize;
+        loop {
+            let t = head.time(name, iters)? * iters as f64;
+            if t >= opts.sample.as_secs_f64() || iters >= 1 << 24 {
+                break;
+            }
+            let scale = (opts.sample.as_secs_f64() / t.max(1e-9)).clamp(2.0, 100.0);
+            iters = ((iters as f64) * scale).ceil() as usize;
+        }
+        base.time(name, iters)?; // warm the base side too
+        plan.push((name.clone(), iters));
+    }
+    let level_each = 1.0 - (1.0 - opts.level) / names.len() as f64;
+    progress(&format!(
+        "timing {} workloads paired on {} for {:.0} s ({:.1} ms samples, {:.2} % intervals)",
+        names.len(),
+        opts.cpu.map_or("any core".into(), |c| format!("core {c}")),
+        opts.seconds,
+        opts.sample.as_secs_f64() * 1e3,
+        100.0 * level_each
+    ));
+    let samples = paired_rounds(&mut base, &mut head, &plan, opts.seconds, progress)?;
+    let mut rows: Vec<AbRow> = plan
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), s)| row(name, s, level_each, opts.threshold))
+        .collect();
+    // A failing workload is measured again on its own; it fails only if that agrees, so one
+    // unlucky stretch of the machine cannot fail the gate.
+    let failing: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].verdict == Verdict::Slower)
+        .collect();
+    if !failing.is_empty() {
+        let sub: Vec<(String, usize)> = failing.iter().map(|&i| plan[i].clone()).collect();
+        progress(&format!(
+            "confirming {}: measuring again",
+            sub.iter()
+                .map(|s| s.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let again = paired_rounds(&mut base, &mut head, &sub, opts.seconds / 2.0, progress)?;
+        for (&i, s) in failing.iter().zip(&again) {
+            let r = row(&plan[i].0, s, level_each, opts.threshold);
+            rows[i].confirmed = r.verdict == Verdict::Slower;
+            if !rows[i].confirmed {
+                rows[i] = AbRow {
+                    confirmed: false,
+                    ..r
+                };
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn median(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+fn row(name: &str, s: &Samples, level: f64, threshold: f64) -> AbRow {
+    let (lo, med, hi) = median_interval(&s.log_ratio, level);
+    let (low, change, high) = (lo.exp_m1(), med.exp_m1(), hi.exp_m1());
+    AbRow {
+        workload: name.to_string(),
+        what: workloads::workload(name).map_or("", |w| w.what).to_string(),
+        base_seconds: median(&s.base),
+        head_seconds: median(&s.head),
+        change,
+        low,
+        high,
+        pairs: s.log_ratio.len(),
+        verdict: verdict(low, high, threshold),
+        confirmed: false,
+    }
+}
+
+/// Whether the rows pass: no confirmed regression.
+pub fn passes(rows: &[AbRow]) -> bool {
+    !rows
+        .iter()
+        .any(|r| r.verdict == Verdict::Slower && r.confirmed)
+}
+
+/// The base revision's `vanishing` binary, built once per commit in its own source tree and
+/// target directory under `<target>/perf-base/` and reused from there.
+pub fn base_binary(repo: &Path, rev: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    let git = |args: &[&str]| -> Result<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .output()
+            .map_err(|e| Error::Io {
+                context: "running git".into(),
+                source: e,
+            })?;
+        if !out.status.success() {
+            return Err(Error::Invalid {
+                what: "base revision",
+                problem: format!(
+                    "git {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")])?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let root = target.join("perf-base");
+    let dir = root.join(&commit);
+    let exe = dir.join("vanishing");
+    if exe.is_file() {
+        progress(&format!("base {rev} = {}: cached build", &commit[..12]));
+        return Ok(exe);
+    }
+    progress(&format!(
+        "base {rev} = {}: building (once per commit)",
+        &commit[..12]
+    ));
+    let src = dir.join("src");
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).map_err(|e| Error::Io {
+        context: format!("creating {}", src.display()),
+        source: e,
+    })?;
+    // The commit's tracked files, without the data (the build does not read it).
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("git -C \"$1\" archive --format=tar \"$2\" -- . ':(exclude)data' | tar -x -C \"$3\"")
+        .args(["sh"])
+        .arg(repo)
+        .arg(&commit)
+        .arg(&src)
+        .status()
+        .map_err(|e| Error::Io {
+            context: "extracting the base revision".into(),
+            source: e,
+        })?;
+    if !status.success() {
+        return Err(Error::Invalid {
+            what: "base revision",
+            problem: format!("could not extract {commit} with git archive"),
+        });
+    }
+    // One target directory for every base (its dependencies are then built once), apart from
+    // the head's, so the two builds never invalidate each other.
+    let base_target = root.join("target");
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--bin", "vanishing"])
+        .arg("--target-dir")
+        .arg(&base_target)
+        .current_dir(&src)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .map_err(|e| Error::Io {
+            context: "running cargo for the base revision".into(),
+            source: e,
+        })?;
+    if !status.success() {
+        return Err(Error::Invalid {
+            what: "base revision",
+            problem: format!("cargo build failed for {commit}"),
+        });
+    }
+    // Copied, then renamed into place: a failed or interrupted build never leaves a cache entry.
+    let tmp = dir.join("vanishing.tmp");
+    std::fs::copy(base_target.join("release").join("vanishing"), &tmp)
+        .and_then(|_| std::fs::rename(&tmp, &exe))
+        .map_err(|e| Error::Io {
+            context: format!("caching the base build in {}", dir.display()),
+            source: e,
+        })?;
+    let _ = std::fs::remove_dir_all(&src);
+    Ok(exe)
+}
+
+/// Whether `exe` speaks the worker protocol (revisions before the A/B gate do not).
+pub fn has_worker(exe: &Path) -> bool {
+    Command::new(exe)
+        .args(["perf-worker", "--help"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_cdf_matches_small_cases() {
+        // n = 4: 1, 4, 6, 4, 1 over 16.
+        assert!((binomial_half_cdf(4, 0) - 1.0 / 16.0).abs() < 1e-12);
+        assert!((binomial_half_cdf(4, 1) - 5.0 / 16.0).abs() < 1e-12);
+        assert!((binomial_half_cdf(4, 2) - 11.0 / 16.0).abs() < 1e-12);
+        assert!((binomial_half_cdf(4, 4) - 1.0).abs() < 1e-12);
+        // n = 100, k = 39: 0.0176 (tables).
+        assert!((binomial_half_cdf(100, 39) - 0.0176).abs() < 2e-4);
+    }
+
+    #[test]
+    fn median_interval_ranks_are_the_textbook_ones() {
+        // n = 20 at 95 %: the 6th smallest and 6th largest (P(X <= 5) = 0.0207 <= 0.025,
+        // P(X <= 6) = 0.0577 > 0.025).
+        let x: Vec<f64> = (1..=20).map(f64::from).collect();
+        let (lo, med, hi) = median_interval(&x, 0.95);
+        assert_eq!((lo, med, hi), (6.0, 10.5, 15.0));
+        // Order of the input does not matter.
+        let mut y = x.clone();
+        y.reverse();
+        assert_eq!(median_interval(&y, 0.95), (6.0, 10.5, 15.0));
+        // Too few values for the level: the whole range.
+        assert_eq!(median_interval(&[3.0, 1.0, 2.0], 0.99), (1.0, 2.0, 3.0));
+    }
+
+    /// A deterministic stream of standard normal values (Box-Muller on a fixed LCG).
+    fn normals(seed: u64, n: usize) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut u = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        (0..n)
+            .map(|_| (-2.0 * u().ln()).sqrt() * (std::f64::consts::TAU * u()).cos())
+            .collect()
+    }
+
+    #[test]
+    fn interval_covers_the_true_median_at_its_level() {
+        // 400 synthetic experiments of 61 samples from a shifted normal with heavy outliers:
+        // a 90 % interval must miss the true median (0.02) in about 10 % of them.
+        let mut misses = 0;
+        for e in 0..400 {
+            let x: Vec<f64> = normals(e, 61)
+                .into_iter()
+                .enumerate()
+                .map(|(i, z)| 0.02 + 0.01 * z + if i % 13 == 0 { 0.5 } else { 0.0 } * z.signum())
+                .collect();
+            let (lo, _, hi) = median_interval(&x, 0.90);
+            if !(lo <= 0.02 && 0.02 <= hi) {
+                misses += 1;
+            }
+        }
+        assert!((20..=65).contains(&misses), "{misses} misses of 400");
+    }
+
+    #[test]
+    fn decision_rule_on_known_intervals() {
+        let t = 0.03;
+        assert_eq!(verdict(0.01, 0.05, t), Verdict::Slower);
+        assert_eq!(verdict(0.035, 0.06, t), Verdict::Slower);
+        assert_eq!(verdict(0.005, 0.02, t), Verdict::SlightlySlower);
+        assert_eq!(verdict(-0.01, 0.05, t), Verdict::NoChange);
+        assert_eq!(verdict(-0.05, -0.01, t), Verdict::Faster);
+        assert_eq!(verdict(0.0, 0.1, t), Verdict::NoChange);
+    }
+
+    #[test]
+    fn synthetic_regressions_are_caught_and_null_changes_are_not() {
+        // Log ratios with 2 % noise per pair and 5 % of pairs hit by a slow spell on one side.
+        let sample = |shift: f64, seed: u64| -> Vec<f64> {
+            normals(seed, 150)
+                .into_iter()
+                .enumerate()
+                .map(|(i, z)| {
+                    let spike = if i % 20 == 7 { 0.3 * z.signum() } else { 0.0 };
+                    (1.0 + shift).ln() + 0.02 * z + spike
+                })
+                .collect()
+        };
+        let level = 1.0 - 0.01 / 10.0;
+        let decide = |x: &[f64]| {
+            let (lo, _, hi) = median_interval(x, level);
+            verdict(lo.exp_m1(), hi.exp_m1(), 0.03)
+        };
+        let mut false_alarms = 0;
+        let mut caught = [0; 3];
+        for seed in 0..100 {
+            if decide(&sample(0.0, seed)) == Verdict::Slower {
+                false_alarms += 1;
+            }
+            for (c, shift) in caught.iter_mut().zip([0.03, 0.05, 0.10]) {
+                if decide(&sample(shift, 1000 + seed)) == Verdict::Slower {
+                    *c += 1;
+                }
+            }
+        }
+        assert!(false_alarms <= 1, "{false_alarms} false alarms in 100");
+        assert!(caught[0] >= 90, "3 %: caught {} of 100", caught[0]);
+        assert_eq!(caught[1..], [100, 100], "5 % and 10 %");
+    }
+
+    #[test]
+    fn worker_protocol_answers_and_refuses() {
+        let mut out = Vec::new();
+        serve(&b"list\ntime sigmoid-4096 3\n"[..], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].split(' ').any(|n| n == "gemm-256"));
+        assert!(lines[1].parse::<u64>().unwrap() > 0);
+        assert!(serve(&b"time no-such 3\n"[..], Vec::new()).is_err());
+        assert!(serve(&b"time sigmoid-4096 x\n"[..], Vec::new()).is_err());
+        assert!(serve(&b"bogus\n"[..], Vec::new()).is_err());
+    }
+}
