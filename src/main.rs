@@ -76,7 +76,7 @@ struct PerfGateArgs {
     #[arg(long, default_value_t = 3.0)]
     threshold: f64,
     /// A/B: seconds of paired timing.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 20.0)]
     seconds: f64,
     /// A/B: milliseconds per sample of one side.
     #[arg(long, default_value_t = 4.0)]

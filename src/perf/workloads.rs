@@ -303,7 +303,7 @@ pub const PAIRED: &[Workload] = &[
     Workload {
         name: "gemm-256",
         what: "SGEMM 256^3",
-        count_iters: (1, 3),
+        count_iters: (1, 2),
         make: || gemm_workload(256, 256, 256, false),
     },
     Workload {
@@ -327,13 +327,13 @@ pub const PAIRED: &[Workload] = &[
     Workload {
         name: "gemm-1000x784x30",
         what: "SGEMM 1000x784x30 (full-batch forward)",
-        count_iters: (1, 3),
+        count_iters: (1, 2),
         make: || gemm_workload(1000, 784, 30, false),
     },
     Workload {
         name: "gemm-784x1000x30-at",
         what: "SGEMM 784x1000x30, A^T (full-batch weight update)",
-        count_iters: (1, 3),
+        count_iters: (1, 2),
         make: || gemm_workload(784, 1000, 30, true),
     },
     Workload {
@@ -369,7 +369,7 @@ pub const PAIRED: &[Workload] = &[
     Workload {
         name: "full-batch-step",
         what: "one full-batch step, [784,30,30,30,30,10], 1000 examples",
-        count_iters: (1, 3),
+        count_iters: (1, 2),
         make: || {
             let e = engine();
             let mut c = StepCase::new(&[784, 30, 30, 30, 30, 10], 1000);
