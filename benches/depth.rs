@@ -10,7 +10,7 @@ use std::time::Duration;
 use vanishing::data::mnist;
 use vanishing::experiments::items::{run_item, Item, ItemResult, Settings};
 use vanishing::experiments::speed::gradient_buffers;
-use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::{Activation, Cost, Init, Network};
 
 const DEPTHS: std::ops::RangeInclusive<usize> = 1..=10;
@@ -58,10 +58,12 @@ fn bench_depth(c: &mut Criterion) {
                     &mut ws,
                     BATCH,
                     &batch.labels,
-                    Cost::CrossEntropy,
-                    0.1,
-                    5.0,
-                    BATCH,
+                    &SgdParams {
+                        cost: Cost::CrossEntropy,
+                        eta: 0.1,
+                        lambda: 5.0,
+                        train_size: BATCH,
+                    },
                 )
             })
         });

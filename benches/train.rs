@@ -9,7 +9,7 @@ use std::time::Duration;
 use vanishing::activation::ActivationKernels;
 use vanishing::data::mnist;
 use vanishing::gemm::Gemm;
-use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::{Activation, Cost, Init, Network};
 
 /// SGD steps per measured slice of an epoch at batch 10 (an epoch is 5,000 steps).
@@ -51,10 +51,12 @@ fn bench_train(c: &mut Criterion) {
                         &mut ws,
                         m,
                         &train.labels[i0..i0 + 10],
-                        Cost::CrossEntropy,
-                        0.1,
-                        5.0,
-                        50_000,
+                        &SgdParams {
+                            cost: Cost::CrossEntropy,
+                            eta: 0.1,
+                            lambda: 5.0,
+                            train_size: 50_000,
+                        },
                     );
                 }
             })
@@ -97,10 +99,12 @@ fn bench_train(c: &mut Criterion) {
                         &mut ws,
                         1000,
                         &batch.labels,
-                        Cost::CrossEntropy,
-                        0.1,
-                        5.0,
-                        1000,
+                        &SgdParams {
+                            cost: Cost::CrossEntropy,
+                            eta: 0.1,
+                            lambda: 5.0,
+                            train_size: 1000,
+                        },
                     )
                 })
             },

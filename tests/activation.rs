@@ -120,7 +120,7 @@ const ALL: [ElementFn; 6] = [
 #[test]
 fn within_ulp_bound_on_dense_grid_every_isa() {
     let xs = dense_grid();
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         for f in ALL {
             let mut y = vec![0.0; xs.len()];
@@ -138,7 +138,7 @@ fn within_ulp_bound_on_dense_grid_every_isa() {
 
 #[test]
 fn special_values() {
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         let x = [
             f32::INFINITY,
@@ -184,7 +184,7 @@ fn outputs_bounded_and_monotone() {
     let mut xs = dense_grid();
     xs.retain(|x| !x.is_nan());
     xs.sort_by(|a, b| a.total_cmp(b));
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         for (f, lo, hi) in [(ElementFn::Sigmoid, 0.0, 1.0), (ElementFn::Tanh, -1.0, 1.0)] {
             let mut y = vec![0.0; xs.len()];
@@ -211,7 +211,7 @@ fn outputs_bounded_and_monotone() {
 fn tails_and_in_place_match_scalar_every_isa() {
     let scalar = ActivationKernels::for_isa(Isa::Scalar);
     let mut r = common::rng(11);
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         for len in (0..=33).chain([100, 1000, 4097]) {
             let x: Vec<f32> = (0..len).map(|_| r.random_range(-12.0f32..12.0)).collect();
@@ -261,7 +261,7 @@ fn every_family_gives_the_scalar_bits_on_a_dense_sweep() {
     for f in ALL {
         let mut want = vec![0.0; x.len()];
         scalar.apply(f, &x, &mut want);
-        for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+        for isa in common::families().into_iter().filter(|&i| i != Isa::Scalar) {
             let mut got = vec![0.0; x.len()];
             ActivationKernels::for_isa(isa).apply(f, &x, &mut got);
             for ((&xi, &g), &w) in x.iter().zip(&got).zip(&want) {
@@ -277,7 +277,7 @@ fn every_family_gives_the_scalar_bits_on_a_dense_sweep() {
 #[test]
 fn fused_bias_activation_matches_separate_passes() {
     let mut r = common::rng(12);
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
             for (rows, n) in [(1, 1), (10, 30), (3, 17), (7, 8), (2, 100)] {
@@ -318,7 +318,7 @@ fn length_mismatch_panics() {
 #[ignore]
 fn exhaustive_sigmoid_all_f32() {
     use rayon::prelude::*;
-    for isa in Isa::available() {
+    for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         let worst = (0u32..=u16::MAX as u32)
             .into_par_iter()

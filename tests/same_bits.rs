@@ -8,6 +8,8 @@
 //! chosen once per process from `VANISHING_ISA` and `VANISHING_BLOCKING`, exactly as a user
 //! would force them.
 
+mod common;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,7 +113,8 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
     ];
     // Every other family with the detected blocking (the scalar one is the slowest run: its
     // fused multiply-adds are C library calls on x86-64).
-    for isa in Isa::available().into_iter().rev().filter(|&i| i != best) {
+    let families = common::families();
+    for isa in families.iter().copied().rev().filter(|&i| i != best) {
         configs.push(Config {
             isa,
             kernel: None,
@@ -133,7 +136,7 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
     }
     // Every SIMD family under every forced blocking (the scalar kernel is held to the same bits
     // under tiny blockings by tests/gemm.rs).
-    for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+    for isa in families.iter().copied().filter(|&i| i != Isa::Scalar) {
         for (i, b) in BLOCKINGS.iter().enumerate() {
             configs.push(Config {
                 isa,
@@ -143,11 +146,8 @@ fn quick_reproduction_is_bit_identical_across_families_blockings_and_threads() {
             });
         }
     }
-    if Isa::available() == [Isa::Scalar] {
+    if families == [Isa::Scalar] {
         println!("skipped: forced blockings of SIMD families (this CPU has none)");
-    }
-    for missing in Isa::ALL.iter().filter(|i| !i.is_available()) {
-        println!("skipped: family {} (not on this CPU)", missing.name());
     }
     let scratch = scratch_dir();
     let reference = reproduce(&configs[0], &scratch);

@@ -7,7 +7,7 @@ use rand::RngExt;
 use vanishing::activation::ActivationKernels;
 use vanishing::gemm::Gemm;
 use vanishing::isa::Isa;
-use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::reference::RefNet;
 use vanishing::nn::{Activation, Cost, Init, Network};
 
@@ -97,7 +97,7 @@ fn close(a: f32, b: f64, what: &str) {
 
 #[test]
 fn batched_gradients_equal_the_per_example_oracle_every_isa() {
-    for isa in Isa::available() {
+    for isa in common::families() {
         let e = engine(isa);
         for act in ACTS {
             for cost in COSTS {
@@ -138,7 +138,7 @@ fn batched_gradients_equal_the_per_example_oracle_every_isa() {
 
 #[test]
 fn fused_sgd_step_matches_the_oracle_step() {
-    for isa in Isa::available() {
+    for isa in common::families() {
         let e = engine(isa);
         for cost in COSTS {
             let sizes = [30, 12, 10];
@@ -149,7 +149,18 @@ fn fused_sgd_step_matches_the_oracle_step() {
             for step in 0..5 {
                 let (x, y) = batch(100 + step, m, sizes[0], 10);
                 ws.x.copy_from_slice(&x);
-                e.sgd_step(&mut net, &mut ws, m, &y, cost, 0.5, 5.0, 1000);
+                e.sgd_step(
+                    &mut net,
+                    &mut ws,
+                    m,
+                    &y,
+                    &SgdParams {
+                        cost,
+                        eta: 0.5,
+                        lambda: 5.0,
+                        train_size: 1000,
+                    },
+                );
                 oracle.sgd_step(&rows_f64(&x, sizes[0]), &y, cost, 0.5, 5.0, 1000);
             }
             for l in 0..net.layers() {
@@ -189,10 +200,12 @@ fn bit_identical_weights_for_one_two_three_threads() {
                     &mut ws,
                     500,
                     yb,
-                    Cost::CrossEntropy,
-                    0.1,
-                    5.0,
-                    2000,
+                    &SgdParams {
+                        cost: Cost::CrossEntropy,
+                        eta: 0.1,
+                        lambda: 5.0,
+                        train_size: 2000,
+                    },
                 );
             }
             net

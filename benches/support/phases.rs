@@ -6,7 +6,7 @@
 use std::time::Instant;
 use vanishing::data::mnist::Dataset;
 use vanishing::gemm::{MatMut, MatRef};
-use vanishing::nn::batched::{Engine, Workspace};
+use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::{Cost, Network};
 
 /// One measured phase: its name, seconds per step and floating-point operations per step (0 for
@@ -76,10 +76,12 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
             &mut ws,
             BATCH,
             &all_labels[r],
-            Cost::CrossEntropy,
-            eta,
-            lambda,
-            n_train,
+            &SgdParams {
+                cost: Cost::CrossEntropy,
+                eta,
+                lambda,
+                train_size: n_train,
+            },
         );
     });
     let whole_step = s;
@@ -92,10 +94,12 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
         &mut ws,
         BATCH,
         &y0,
-        Cost::CrossEntropy,
-        eta,
-        lambda,
-        n_train,
+        &SgdParams {
+            cost: Cost::CrossEntropy,
+            eta,
+            lambda,
+            train_size: n_train,
+        },
     );
     e.forward(&net, &mut ws, BATCH);
     e.output_delta(&net, &mut ws, BATCH, &y0, Cost::CrossEntropy);

@@ -6,7 +6,7 @@ use crate::activation::ActivationKernels;
 use crate::data::mnist::Mnist;
 use crate::error::{Error, Result};
 use crate::gemm::Gemm;
-use crate::nn::batched::{Engine, Workspace};
+use crate::nn::batched::{Engine, SgdParams, Workspace};
 use crate::nn::train::{self, TrainConfig};
 use crate::nn::{Activation, Cost, Init, Network};
 
@@ -407,10 +407,12 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
                     &mut ws,
                     m,
                     labels,
-                    Cost::CrossEntropy,
-                    0.1,
-                    5.0,
-                    m,
+                    &SgdParams {
+                        cost: Cost::CrossEntropy,
+                        eta: 0.1,
+                        lambda: 5.0,
+                        train_size: m,
+                    },
                 );
             }
             ItemResult::Curve {

@@ -1,7 +1,7 @@
 //! Chapter 5's measurements (and what the suite adds beyond the book), organised as a list of
 //! independent, deterministic work items. A run computes items (all of them, or one shard's
-//! slice), and [`Results`] aggregates item outputs into the report, so shards merged give
-//! exactly what one run gives.
+//! slice) into [`ItemResult`]s; the report (`crate::report::chapter5`) aggregates them, so
+//! shards merged give exactly what one run gives.
 
 pub mod arithmetic;
 pub mod compare;

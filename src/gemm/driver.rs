@@ -3,7 +3,7 @@
 
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
-use crate::kernels::{GemmKernel, SendPtr, Tile};
+use crate::kernels::{GemmKernel, Tile};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -61,6 +61,25 @@ fn c_row_readable_full(
             && rsc as usize == n
             && (m - 1 - row).saturating_mul(rsc as usize) >= over)
 }
+
+/// A [`Problem`] handed to the worker threads of one call. Only this type, private to the
+/// driver, is sent: the threads read A and B (not written during the call) and write disjoint
+/// blocks of C, one per thread (see [`Problem::rows`] and [`Problem::cols`]).
+#[derive(Clone, Copy)]
+struct SharedProblem(Problem);
+
+impl SharedProblem {
+    /// The problem. (A method, so closures capture the wrapper, not the raw field.)
+    fn get(&self) -> Problem {
+        self.0
+    }
+}
+
+// SAFETY: see the type's comment: no thread writes memory another thread reads or writes, and
+// the caller keeps every operand alive until the call returns (rayon joins before it does).
+unsafe impl Send for SharedProblem {}
+// SAFETY: as above.
+unsafe impl Sync for SharedProblem {}
 
 /// One GEMM call: C (m x n) <- alpha * A (m x k) * B (k x n) + beta * C.
 #[derive(Clone, Copy, Debug)]
@@ -189,7 +208,7 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     }
     let per = tiles.div_ceil(parts) * tile;
     let by_rows = tiles_m >= tiles_n;
-    let shared = SendPtr(p);
+    let shared = SharedProblem(p);
     (0..parts).into_par_iter().for_each(|q| {
         let (lo, hi) = (q * per, ((q + 1) * per).min(extent));
         if lo >= hi {

@@ -326,23 +326,6 @@ pub fn reference_cell(
     }
 }
 
-/// A raw pointer that may be sent to another thread. The GEMM driver hands disjoint blocks of C
-/// to different threads; this wrapper carries the base pointer there.
-#[derive(Clone, Copy, Debug)]
-pub struct SendPtr<T>(pub T);
-
-impl<T: Copy> SendPtr<T> {
-    /// The wrapped value. (A method, so closures capture the wrapper, not the raw field.)
-    pub fn get(&self) -> T {
-        self.0
-    }
-}
-// SAFETY: the driver only shares pointers whose targets are either read-only for the duration of
-// the call (A, B) or split into disjoint blocks, one per thread (C).
-unsafe impl<T> Send for SendPtr<T> {}
-// SAFETY: as above; no thread writes memory another thread reads or writes.
-unsafe impl<T> Sync for SendPtr<T> {}
-
 /// Asks the CPU to start loading `data` into cache (a hint: no effect on any result). Used to
 /// fetch the next mini-batch's randomly placed images while the current one computes.
 pub fn prefetch_bytes(data: &[u8]) {

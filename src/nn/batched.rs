@@ -133,6 +133,20 @@ fn column_sums(x: &[f32], m: usize, n: usize, scale: f32, out: &mut [f32]) {
     }
 }
 
+/// The settings of one SGD step (named, so that `eta` and `lambda` cannot be swapped by
+/// position).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdParams {
+    /// The cost whose gradient is followed.
+    pub cost: Cost,
+    /// Learning rate.
+    pub eta: f32,
+    /// L2 regularisation strength (the book's lambda).
+    pub lambda: f32,
+    /// Size of the whole training set (the `n` of the weight decay `1 - eta*lambda/n`).
+    pub train_size: usize,
+}
+
 /// The kernels the engine runs on.
 #[derive(Clone, Copy)]
 pub struct Engine {
@@ -439,23 +453,26 @@ impl Engine {
     }
 
     /// One step of the book's SGD on the first `m` rows of `ws.x` with `labels`:
-    /// `W <- (1 - eta*lambda/n) W - (eta/m) sum dC/dW`, `b <- b - (eta/m) sum dC/db`.
+    /// `W <- (1 - eta*lambda/n) W - (eta/m) sum dC/dW`, `b <- b - (eta/m) sum dC/db`, with the
+    /// settings in `p` (`n` is `p.train_size`).
     ///
     /// Fused: layers are visited top-down and each is updated with one GEMM whose beta is the
     /// decay factor, so no gradient buffer is written or read; every error is computed with the
     /// old weights (interleaved with the updates for small batches, all first for large ones).
-    #[allow(clippy::too_many_arguments)]
     pub fn sgd_step(
         &self,
         net: &mut Network,
         ws: &mut Workspace,
         m: usize,
         labels: &[u8],
-        cost: Cost,
-        eta: f32,
-        lambda: f32,
-        n: usize,
+        p: &SgdParams,
     ) {
+        let SgdParams {
+            cost,
+            eta,
+            lambda,
+            train_size: n,
+        } = *p;
         // Small batches interleave each layer's error propagation with its update (the data is
         // still in cache); large ones compute every error first, in parallel blocks of rows.
         // Either way every error uses the old weights, so the arithmetic is the same.

@@ -1,6 +1,6 @@
 //! The training loop: the book's `SGD` with per-epoch evaluation, on the batched engine.
 
-use super::batched::{Engine, Workspace};
+use super::batched::{Engine, SgdParams, Workspace};
 use super::rng::Shuffler;
 use super::{Activation, Cost, Init, Network};
 use crate::data::mnist::{Dataset, Mnist};
@@ -223,10 +223,12 @@ pub fn train(
                 &mut ws,
                 m,
                 &labels[..m],
-                cfg.cost,
-                cfg.eta,
-                cfg.lambda,
-                n,
+                &SgdParams {
+                    cost: cfg.cost,
+                    eta: cfg.eta,
+                    lambda: cfg.lambda,
+                    train_size: n,
+                },
             );
             on_batch();
         }

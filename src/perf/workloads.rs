@@ -3,7 +3,7 @@
 
 use crate::activation::ActivationKernels;
 use crate::gemm::{Gemm, MatMut, MatRef};
-use crate::nn::batched::{Engine, Workspace};
+use crate::nn::batched::{Engine, SgdParams, Workspace};
 use crate::nn::{Activation, Cost, Init, Network};
 use std::hint::black_box;
 
@@ -117,61 +117,8 @@ impl SigmoidCase {
     }
 }
 
-/// A slice of a training epoch: SGD steps at batch 10 on a [784,30,10] net, synthetic inputs.
-pub struct TrainCase {
-    net: Network,
-    ws: Workspace,
-    images: Vec<f32>,
-    labels: Vec<u8>,
-    step: usize,
-}
-
-/// Examples in the synthetic training slice.
+/// Examples in the synthetic training set of [`StepCase`].
 const TRAIN_EXAMPLES: usize = 2000;
-
-impl TrainCase {
-    pub fn new() -> TrainCase {
-        let net = Network::new(&[784, 30, 10], Activation::Sigmoid, Init::Default, 1)
-            .expect("valid sizes");
-        let ws = Workspace::new(&net, 10);
-        TrainCase {
-            net,
-            ws,
-            images: fixed_vec(TRAIN_EXAMPLES * 784, 4)
-                .into_iter()
-                .map(|v| v + 0.5)
-                .collect(),
-            labels: (0..TRAIN_EXAMPLES).map(|i| (i * 7 % 10) as u8).collect(),
-            step: 0,
-        }
-    }
-
-    /// `steps` SGD steps (batch 10), continuing through the synthetic set.
-    pub fn steps(&mut self, e: &Engine, steps: usize) {
-        for _ in 0..steps {
-            let i0 = (self.step * 10) % TRAIN_EXAMPLES;
-            let m = e.gather(&mut self.ws, &self.images, 784, i0..i0 + 10);
-            e.sgd_step(
-                &mut self.net,
-                &mut self.ws,
-                m,
-                &self.labels[i0..i0 + 10],
-                Cost::CrossEntropy,
-                0.1,
-                5.0,
-                50_000,
-            );
-            self.step += 1;
-        }
-        black_box(&self.net.biases);
-    }
-}
-
-impl Default for TrainCase {
-    fn default() -> Self {
-        TrainCase::new()
-    }
-}
 
 /// A training step on synthetic data: `batch` examples per step through a network of `sizes`,
 /// cycling through a fixed set of examples (the batch-10 SGD step, and the chapter's
@@ -215,10 +162,12 @@ impl StepCase {
             &mut self.ws,
             m,
             &self.labels[i0..i0 + self.batch],
-            Cost::CrossEntropy,
-            0.1,
-            5.0,
-            50_000,
+            &SgdParams {
+                cost: Cost::CrossEntropy,
+                eta: 0.1,
+                lambda: 5.0,
+                train_size: 50_000,
+            },
         );
         self.step += 1;
         black_box(&self.net.biases);

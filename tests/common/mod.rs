@@ -174,3 +174,44 @@ pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T 
         .expect("thread pool")
         .install(f)
 }
+
+/// Environment variable naming kernel families (comma-separated, e.g. `avx2,avx512`) that a test
+/// run must exercise: a test covering every family fails when one of them is missing on this
+/// CPU, instead of passing without it. `.ci/run` sets it from the CPU's flags.
+pub const REQUIRE_ENV: &str = "VANISHING_REQUIRE_ISA";
+
+/// The kernel families this CPU runs, for a test that covers each of them. Prints the families
+/// it skips, and panics when [`REQUIRE_ENV`] names one of them (or names no family at all).
+pub fn families() -> Vec<vanishing::isa::Isa> {
+    use vanishing::isa::Isa;
+    let available = Isa::available();
+    for missing in Isa::ALL.iter().filter(|i| !available.contains(i)) {
+        println!(
+            "skipped: kernel family {} (not on this CPU)",
+            missing.name()
+        );
+    }
+    if let Ok(v) = std::env::var(REQUIRE_ENV) {
+        for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let isa = Isa::from_name(name)
+                .unwrap_or_else(|e| panic!("{REQUIRE_ENV}: '{name}' is not a family: {e}"));
+            assert!(
+                available.contains(&isa),
+                "{REQUIRE_ENV} requires the {name} family, which this CPU cannot run: the test \
+                 would pass without exercising it"
+            );
+        }
+    }
+    available
+}
+
+/// Every GEMM microkernel of the families [`families`] returns (with its checks and messages).
+pub fn gemm_kernels() -> Vec<vanishing::kernels::GemmKernel> {
+    let families = families();
+    let kernels = vanishing::kernels::GemmKernel::available();
+    assert!(
+        families.iter().all(|f| kernels.iter().any(|k| k.isa == *f)),
+        "every family has a kernel"
+    );
+    kernels
+}
