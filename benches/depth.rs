@@ -18,10 +18,7 @@ const BATCH: usize = 1000;
 const DECAY_SEEDS: u64 = 10;
 
 fn sizes(depth: usize) -> Vec<usize> {
-    let mut v = vec![784];
-    v.extend(std::iter::repeat_n(30, depth));
-    v.push(10);
-    v
+    vanishing::book::mnist_layers(depth, vanishing::book::HIDDEN_WIDTH)
 }
 
 fn bench_depth(c: &mut Criterion) {
@@ -105,10 +102,7 @@ fn summary() {
             })
             .collect();
         let med = |l: usize| {
-            vanishing::report::chapter5::quantile(
-                &runs.iter().map(|v| v[l]).collect::<Vec<_>>(),
-                0.5,
-            )
+            vanishing::stats::quantile(&runs.iter().map(|v| v[l]).collect::<Vec<_>>(), 0.5)
         };
         let (first, last) = (med(0), med(depth - 1));
         let shrink = if depth > 1 {

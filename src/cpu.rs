@@ -144,7 +144,7 @@ pub fn measure_fma_peak_gflops_for(isa: crate::isa::Isa) -> Option<f64> {
                 |n| unsafe { crate::kernels::avx512::fma_peak_probe(n) },
                 12 * 32,
             ),
-            Isa::Scalar => return None,
+            Isa::Scalar | Isa::Neon => return None,
         };
         let mut runs: Vec<f64> = (0..5)
             .map(|_| {
@@ -156,7 +156,25 @@ pub fn measure_fma_peak_gflops_for(isa: crate::isa::Isa) -> Option<f64> {
         runs.sort_by(|a, b| a.total_cmp(b));
         Some(runs[2])
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    {
+        if isa != Isa::Neon {
+            return None;
+        }
+        let iters = 1_000_000;
+        // 12 chains of 4-lane FMAs: 96 flop per round.
+        let mut runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                // SAFETY: NEON was checked against the CPU above.
+                std::hint::black_box(unsafe { crate::kernels::neon::fma_peak_probe(iters) });
+                (iters * 12 * 8) as f64 / t.elapsed().as_secs_f64() / 1e9
+            })
+            .collect();
+        runs.sort_by(|a, b| a.total_cmp(b));
+        Some(runs[2])
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         let _ = Isa::Scalar;
         None

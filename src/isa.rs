@@ -1,7 +1,7 @@
 //! Instruction-set selection, done once per process.
 //!
 //! [`Isa::selected`] is the best path this CPU supports, unless the environment variable
-//! `VANISHING_ISA` (`scalar`, `avx2`, `avx512`) forces another. Every ISA-specific kernel is reached through
+//! `VANISHING_ISA` (`scalar`, `avx2`, `avx512`, `neon`) forces another. Every ISA-specific kernel is reached through
 //! an [`Isa`] value, and a value naming a SIMD path can only be obtained after the CPU was checked
 //! for it ([`Isa::checked`]), which is what makes the kernels' `unsafe` calls sound.
 
@@ -17,6 +17,9 @@ pub enum Isa {
     Avx2,
     /// x86-64 AVX-512F (with AVX2 + FMA): 16-lane activation kernels and the 12x32, 6x32 and 8x48 GEMM kernels.
     Avx512,
+    /// aarch64 Advanced SIMD (NEON, 32 q registers): 4-lane activation kernels and the 8x12
+    /// and 12x8 GEMM kernels.
+    Neon,
 }
 
 /// Environment variable that forces a kernel family.
@@ -24,7 +27,7 @@ pub const ISA_ENV: &str = "VANISHING_ISA";
 
 impl Isa {
     /// Every family this build knows, best last.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
 
     /// Short lowercase name, as used in `VANISHING_ISA`, kernel names and results.
     pub fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
@@ -41,6 +45,7 @@ impl Isa {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_fma_detected(),
             Isa::Avx512 => avx2_fma_detected() && avx512f_detected(),
+            Isa::Neon => neon_detected(),
         }
     }
 
@@ -126,6 +131,16 @@ fn avx512f_detected() -> bool {
     false
 }
 
+#[cfg(target_arch = "aarch64")]
+fn neon_detected() -> bool {
+    std::arch::is_aarch64_feature_detected!("neon")
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn neon_detected() -> bool {
+    false
+}
+
 /// The ISA features this CPU reports that matter to this crate, for `vanishing info`.
 pub fn detected_features() -> Vec<&'static str> {
     #[allow(unused_mut)]
@@ -147,6 +162,19 @@ pub fn detected_features() -> Vec<&'static str> {
         }
         if has!("avx512f") {
             v.push("avx512f");
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        use std::arch::is_aarch64_feature_detected as has;
+        if has!("neon") {
+            v.push("neon");
+        }
+        if has!("fp16") {
+            v.push("fp16");
+        }
+        if has!("sve") {
+            v.push("sve");
         }
     }
     v

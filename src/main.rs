@@ -232,7 +232,8 @@ struct TrainArgs {
     /// Also compute the regularised training cost after every epoch.
     #[arg(long)]
     monitor_cost: bool,
-    /// MNIST directory (default: VANISHING_MNIST_DIR, else data/mnist).
+    /// Dataset directory: the four IDX files in MNIST's format and names, so MNIST or e.g.
+    /// Fashion-MNIST (default: VANISHING_MNIST_DIR, else data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Write a JSON run record here (written only when the run completes).
@@ -315,13 +316,21 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         m.threads
     );
     println!("gemm profile:   {}", m.gemm_profile);
-    println!(
-        "fma peak:       {} with 256-bit vectors, {} with 512-bit vectors (one core, f32, \
-         measured); in use: {}",
-        gf(m.peak_avx2_gflops),
-        gf(m.peak_avx512_gflops),
-        gf(m.peak_in_use_gflops)
-    );
+    if m.peak_neon_gflops.is_some() {
+        println!(
+            "fma peak:       {} with 128-bit NEON vectors (one core, f32, measured); in use: {}",
+            gf(m.peak_neon_gflops),
+            gf(m.peak_in_use_gflops)
+        );
+    } else {
+        println!(
+            "fma peak:       {} with 256-bit vectors, {} with 512-bit vectors (one core, f32, \
+             measured); in use: {}",
+            gf(m.peak_avx2_gflops),
+            gf(m.peak_avx512_gflops),
+            gf(m.peak_in_use_gflops)
+        );
+    }
     println!(
         "memory:         {:.1} GB/s copy bandwidth (one core, read + write, measured)",
         m.memory_bandwidth_gbs
@@ -341,15 +350,10 @@ struct RunRecord<'a> {
     machine: Machine,
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a failure never leaves a
-/// half-written file or destroys the previous one.
+/// Writes `text` atomically (see `vanishing::fsutil::write_atomic`), as a plain io error for
+/// the callers' messages.
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    vanishing::fsutil::write_atomic(path, text).map_err(std::io::Error::other)
 }
 
 fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
@@ -389,6 +393,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
         .map_err(|e| (1, e.to_string()))?;
     let dir = mnist::resolve_dir(args.data.as_deref());
     let data = mnist::load(&dir).map_err(|e| (1, e.to_string()))?;
+    cfg.validate_for(&data).map_err(|e| (2, e.to_string()))?;
     let steps = data.train.len().div_ceil(cfg.batch) as u64;
     let bar = ProgressBar::new(steps * cfg.epochs as u64);
     bar.set_style(
@@ -565,7 +570,7 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
         return Ok(());
     }
     let total = start.elapsed().as_secs_f64();
-    xrun::publish(&args.out, &plan, &items, &results, machine, total, None)
+    vanishing::pipeline::publish(&args.out, &plan, &items, &results, machine, total, None)
         .map_err(|e| (1, e.to_string()))?;
     print_summary(&args.out, &items, &results, total);
     Ok(())
@@ -578,7 +583,7 @@ fn print_summary(
     total: f64,
 ) {
     let only: Vec<_> = results.iter().map(|r| r.0.clone()).collect();
-    let s = vanishing::report::chapter5::summarise(&only);
+    let s = vanishing::experiments::summary::summarise(&only);
     println!("done in {total:.1} s");
     for r in &s.accuracy {
         println!(
@@ -689,7 +694,7 @@ fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
     let start = std::time::Instant::now();
     let (plan, items, results, count) = xrun::merge(&args.dirs).map_err(|e| (1, e.to_string()))?;
     let total: f64 = results.iter().map(|r| r.1).sum();
-    xrun::publish(
+    vanishing::pipeline::publish(
         &args.out,
         &plan,
         &items,

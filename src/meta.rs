@@ -105,6 +105,8 @@ pub struct MachineInfo {
     pub peak_avx2_gflops: Option<f64>,
     /// One core's measured f32 FMA peak with 512-bit vectors (AVX-512F), GFLOP/s.
     pub peak_avx512_gflops: Option<f64>,
+    /// One core's f32 FMA peak with 128-bit NEON vectors (aarch64 only).
+    pub peak_neon_gflops: Option<f64>,
     /// The peak of the family in use: the denominator of the suite's "% of peak".
     pub peak_in_use_gflops: Option<f64>,
     /// One core's measured copy bandwidth (bytes read + written), GB/s.
@@ -119,6 +121,7 @@ impl MachineInfo {
         let gemm = Gemm::new();
         let peak_avx2 = cpu::measure_fma_peak_gflops_for(Isa::Avx2);
         let peak_avx512 = cpu::measure_fma_peak_gflops_for(Isa::Avx512);
+        let peak_neon = cpu::measure_fma_peak_gflops_for(Isa::Neon);
         let family = Isa::selected();
         MachineInfo {
             cpu: cpu::cpu_name(),
@@ -160,9 +163,11 @@ impl MachineInfo {
             threads: rayon::current_num_threads(),
             peak_avx2_gflops: peak_avx2,
             peak_avx512_gflops: peak_avx512,
+            peak_neon_gflops: peak_neon,
             peak_in_use_gflops: match family {
                 Isa::Avx512 => peak_avx512,
                 Isa::Avx2 => peak_avx2,
+                Isa::Neon => peak_neon,
                 Isa::Scalar => None,
             },
             memory_bandwidth_gbs: cpu::measure_memory_bandwidth_gbs(),

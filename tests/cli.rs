@@ -1,9 +1,9 @@
 //! The command line: argument errors exit with code 2 and a clear message; data errors exit 1.
 
-use std::process::Command;
+mod common;
 
 fn vanishing(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+    let out = common::vanishing_command()
         .args(args)
         .output()
         .expect("binary runs");
@@ -16,7 +16,7 @@ fn vanishing(args: &[&str]) -> (i32, String) {
 fn info_json_reports_the_measured_peaks_and_saves_per_machine() {
     let dir = std::env::temp_dir().join(format!("vanishing-info-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+    let out = common::vanishing_command()
         .args(["info", "--json", "--save"])
         .arg(&dir)
         .output()
@@ -40,8 +40,9 @@ fn info_json_reports_the_measured_peaks_and_saves_per_machine() {
     if family == "scalar" {
         assert!(peak.is_none(), "no vector peak for the scalar family");
     } else {
-        // Any x86-64 core with AVX2 does more than 1 GFLOP/s and less than 10 TFLOP/s.
-        assert!(peak.is_some_and(|p| p > 1.0 && p < 1e4), "{peak:?}");
+        // A measured, finite, positive rate below 10 TFLOP/s (an emulated aarch64 core under
+        // qemu runs below 1 GFLOP/s, so no lower bound beyond zero).
+        assert!(peak.is_some_and(|p| p > 0.0 && p < 1e4), "{peak:?}");
     }
     let bw = v["memory_bandwidth_gbs"].as_f64().expect("bandwidth");
     assert!(bw > 0.1 && bw < 1e4, "{bw}");
@@ -166,7 +167,7 @@ fn a_saved_gemm_profile_is_used_and_a_broken_one_is_reported_not_used() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let info = |extra: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vanishing"));
+        let mut cmd = common::vanishing_command();
         cmd.args(["info", "--json"])
             .env("VANISHING_CACHE_DIR", &dir);
         for (k, v) in extra {

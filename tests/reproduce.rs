@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use vanishing::data::mnist::{self, Mnist};
 use vanishing::experiments::arithmetic;
 use vanishing::experiments::run as xrun;
+use vanishing::experiments::summary;
 use vanishing::experiments::{ItemResult, Part, Plan, Settings};
 use vanishing::meta::Machine;
-use vanishing::report::chapter5;
 
 fn data() -> &'static Mnist {
     static D: OnceLock<Mnist> = OnceLock::new();
@@ -71,7 +71,7 @@ fn pipeline_writes_every_output_with_the_expected_schema() {
     std::fs::create_dir_all(&out).unwrap();
     // A previous report survives only until a successful run replaces it.
     std::fs::write(out.join("chapter5.md"), "old").unwrap();
-    xrun::publish(
+    vanishing::pipeline::publish(
         &out,
         &plan,
         &plan.items(),
@@ -176,7 +176,7 @@ fn each_sigmoid_hidden_layer_learns_slower_than_the_next() {
         parts: vec![Part::InitialSpeeds],
     };
     let only: Vec<ItemResult> = run(&plan, 2).into_iter().map(|r| r.0).collect();
-    let summary = chapter5::summarise(&only);
+    let summary = summary::summarise(&only);
     assert_eq!(summary.initial_speeds.len(), 3);
     for row in &summary.initial_speeds {
         for w in row.median.windows(2) {
@@ -252,8 +252,8 @@ fn shards_merged_equal_a_single_run() {
     assert_eq!((mplan, count), (plan.clone(), 3));
     assert_eq!(without_times(&merged), without_times(&single));
     // The reports built from both are identical apart from timings and machine lines.
-    let a = chapter5::summarise(&merged.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
-    let b = chapter5::summarise(&single.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
+    let a = summary::summarise(&merged.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
+    let b = summary::summarise(&single.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
     assert_eq!(
         serde_json::to_string(&a).unwrap(),
         serde_json::to_string(&b).unwrap()

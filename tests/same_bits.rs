@@ -13,7 +13,6 @@ mod common;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use vanishing::experiments::compare;
 use vanishing::isa::Isa;
 use vanishing::kernels::GemmKernel;
@@ -50,7 +49,7 @@ const BLOCKINGS: [&str; 3] = ["12,7,48", "30,100,250", "6000,4096,8192"];
 /// results ([`compare::comparable_results`]: JSON without timings, figures, no `meta.json`).
 fn reproduce(cfg: &Config, scratch: &Path) -> BTreeMap<String, String> {
     let out = scratch.join(cfg.label().replace([' ', '=', ','], "_"));
-    let status = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+    let status = common::vanishing_command()
         .args(["reproduce", "--quick", "--threads"])
         .arg(cfg.threads.to_string())
         .arg("--out")
@@ -173,7 +172,7 @@ fn malformed_overrides_are_refused_with_a_clear_error() {
         ("VANISHING_ISA", "avx9", "unknown"),
         ("VANISHING_KERNEL", "sgemm.avx512.99x32", "not a kernel"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_vanishing"))
+        let out = common::vanishing_command()
             .arg("info")
             .env(var, value)
             .output()

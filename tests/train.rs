@@ -283,3 +283,88 @@ fn full_batch_bias_gradients_bit_identical_across_threads() {
         );
     }
 }
+
+/// A small non-MNIST dataset: `m` examples of `features` bytes, labels below `classes`.
+fn byte_dataset(seed: u64, m: usize, features: usize, classes: usize) -> vanishing::data::Dataset {
+    let mut r = common::rng(seed);
+    let pixels: Vec<u8> = (0..m * features)
+        .map(|_| r.random_range(0..=255u8))
+        .collect();
+    let labels = (0..m).map(|_| r.random_range(0..classes) as u8).collect();
+    vanishing::data::Dataset::from_bytes(&pixels, labels, features, classes)
+}
+
+/// `total_cost` against the f64 oracle: mean per-example cost plus the L2 term, over a dataset
+/// that spans several evaluation chunks (and ends in a partial one).
+#[test]
+fn total_cost_matches_the_oracle() {
+    use vanishing::nn::train::total_cost;
+    let data = byte_dataset(11, 23, 7, 4);
+    for act in ACTS {
+        for cost in COSTS {
+            let net = Network::new(&[7, 6, 4], act, Init::Default, 5).unwrap();
+            let oracle = RefNet::from_network(&net);
+            let mut ws = Workspace::new(&net, 10);
+            let (lambda, n) = (5.0f32, 1000usize);
+            let got = total_cost(&engine(Isa::Scalar), &net, &mut ws, &data, cost, lambda, n);
+            let mean: f64 = (0..data.len())
+                .map(|i| {
+                    let x: Vec<f64> = data.image(i).iter().map(|&v| v as f64).collect();
+                    oracle.cost(&x, data.labels[i], cost)
+                })
+                .sum::<f64>()
+                / data.len() as f64;
+            let l2: f64 = net
+                .weights_t
+                .iter()
+                .flatten()
+                .map(|&w| (w as f64).powi(2))
+                .sum();
+            let want = mean + 0.5 * (lambda as f64 / n as f64) * l2;
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{act:?} {cost:?}: total_cost {got}, oracle {want}"
+            );
+            // The regulariser matters: without it the value is the mean alone.
+            let unregularised =
+                total_cost(&engine(Isa::Scalar), &net, &mut ws, &data, cost, 0.0, n);
+            assert!((unregularised - mean).abs() <= 1e-5 * mean.abs().max(1.0));
+            assert!(got > unregularised);
+        }
+    }
+}
+
+/// The trainer reads any dataset, not only MNIST: 7 features, 4 classes, learnable labels
+/// (the class is which quarter of the byte range feature 0 falls in). A layer list that does
+/// not fit the data is refused with a clear error.
+#[test]
+fn trainer_takes_any_dataset() {
+    use vanishing::data::{Dataset, Splits};
+    use vanishing::nn::train::{train, TrainConfig};
+    let learnable = |seed: u64, m: usize| {
+        let mut d = byte_dataset(seed, m, 7, 4);
+        for i in 0..m {
+            d.labels[i] = d.pixels[i * 7] / 64;
+        }
+        d
+    };
+    let data = Splits {
+        train: learnable(1, 2000),
+        validation: learnable(2, 500),
+        test: learnable(3, 500),
+    };
+    let mut cfg = TrainConfig::book(&[7, 16, 4]);
+    cfg.epochs = 10;
+    cfg.lambda = 0.0;
+    cfg.eta = 0.5;
+    let (_, records) = train(&cfg, &data, &engine(Isa::Scalar), || {}, |_| {}).unwrap();
+    let last = records.last().unwrap().validation_accuracy;
+    assert!(
+        last > 0.8,
+        "validation accuracy {last} on a learnable 4-class task"
+    );
+    let bad = TrainConfig::book(&[784, 30, 10]);
+    let e = train(&bad, &data, &engine(Isa::Scalar), || {}, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("first layer must be 7"), "{e}");
+    let _: &Dataset = &data.train;
+}

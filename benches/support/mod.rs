@@ -26,10 +26,7 @@ pub fn write_result(name: &str, text: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("results/machines")
         .join(&slug);
-    let _ = std::fs::create_dir_all(&dir);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join(name));
+    if vanishing::fsutil::write_atomic(&dir.join(name), text).is_ok() {
         eprintln!("wrote results/machines/{slug}/{name}");
     }
 }

@@ -36,16 +36,23 @@
 use crate::error::{Error, Result};
 use crate::isa::Isa;
 pub use crate::kernels::math::{Activation, ElementFn};
-use crate::kernels::scalar;
+use crate::kernels::ActivationKernel;
 
 /// The largest error, in units in the last place against an f64 reference, the tests allow.
 pub const ULP_BOUND: u32 = 4;
 
-/// The activation kernels of one ISA family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The activation kernels of one ISA family (chosen once, from `kernels`' table).
+#[derive(Clone, Copy, Debug)]
 pub struct ActivationKernels {
-    isa: Isa,
+    kernel: ActivationKernel,
 }
+
+impl PartialEq for ActivationKernels {
+    fn eq(&self, other: &Self) -> bool {
+        self.kernel.isa == other.kernel.isa
+    }
+}
+impl Eq for ActivationKernels {}
 
 impl ActivationKernels {
     /// The kernels of the family selected for this process ([`Isa::selected`]).
@@ -55,22 +62,19 @@ impl ActivationKernels {
 
     /// The kernels of a given family; an unavailable family falls back to scalar.
     pub fn for_isa(isa: Isa) -> Self {
-        let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        ActivationKernels { isa }
+        ActivationKernels {
+            kernel: ActivationKernel::for_isa(isa),
+        }
     }
 
     /// The family in use.
     pub fn isa(&self) -> Isa {
-        self.isa
+        self.kernel.isa
     }
 
     /// The sigmoid kernel's name, e.g. `sigmoid.avx2.rr2-p5-div`.
     pub fn sigmoid_name(&self) -> &'static str {
-        match self.isa {
-            Isa::Scalar => "sigmoid.scalar.rr2-p5-div",
-            Isa::Avx2 => "sigmoid.avx2.rr2-p5-div",
-            Isa::Avx512 => "sigmoid.avx512.rr2-p5-div",
-        }
+        self.kernel.name
     }
 
     /// `y[i] = f(x[i])`. Panics if the lengths differ, as `copy_from_slice` does.
@@ -93,18 +97,12 @@ impl ActivationKernels {
         unsafe { self.raw(f, p, p, x.len()) }
     }
 
+    /// # Safety
+    /// `x` readable and `y` writable for `n` floats (they may be equal).
     unsafe fn raw(&self, f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
-        match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `self.isa` is only Avx2 when the CPU has AVX2+FMA (`for_isa`); pointer
-            // validity is the caller's.
-            Isa::Avx2 => unsafe { crate::kernels::avx2::map(f, x, y, n) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for AVX-512F.
-            Isa::Avx512 => unsafe { crate::kernels::avx512::map(f, x, y, n) },
-            // SAFETY: pointer validity is the caller's.
-            _ => unsafe { scalar::map(f, x, y, n) },
-        }
+        // SAFETY: the kernel's family was checked against the CPU in `for_isa`; pointer
+        // validity is the caller's.
+        unsafe { (self.kernel.map)(f, x, y, n) }
     }
 
     /// Fused forward epilogue of a layer over a row-major `rows x bias.len()` matrix `z` (the
@@ -134,33 +132,10 @@ impl ActivationKernels {
             });
         }
         for (zr, dr) in z.chunks_exact_mut(n).zip(deriv.chunks_exact_mut(n)) {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX2 checked in `for_isa`; each row slice holds n floats.
-                Isa::Avx2 => unsafe {
-                    crate::kernels::avx2::bias_act_row(
-                        act,
-                        zr.as_mut_ptr(),
-                        bias.as_ptr(),
-                        dr.as_mut_ptr(),
-                        n,
-                    )
-                },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX-512F checked in `for_isa`; each row slice holds n floats.
-                Isa::Avx512 => unsafe {
-                    crate::kernels::avx512::bias_act_row(
-                        act,
-                        zr.as_mut_ptr(),
-                        bias.as_ptr(),
-                        dr.as_mut_ptr(),
-                        n,
-                    )
-                },
-                // SAFETY: each row slice holds n floats.
-                _ => unsafe {
-                    scalar::bias_act_row(act, zr.as_mut_ptr(), bias.as_ptr(), dr.as_mut_ptr(), n)
-                },
+            // SAFETY: the kernel's family was checked against the CPU in `for_isa`; each row
+            // slice and the bias hold n floats.
+            unsafe {
+                (self.kernel.bias_act_row)(act, zr.as_mut_ptr(), bias.as_ptr(), dr.as_mut_ptr(), n)
             }
         }
         Ok(())

@@ -1,4 +1,6 @@
-//! MNIST: locating, decompressing, validating and splitting the four IDX files.
+//! MNIST-format IDX data: locating, decompressing, validating and splitting the four files.
+//! Any dataset stored as MNIST is (28x28 byte images, labels 0-9, 60,000 + 10,000 items under
+//! the standard four file names, such as Fashion-MNIST) loads the same way.
 //!
 //! The `mnist` crate does the IDX parsing, but it wants raw (un-gzipped) files, panics on any
 //! problem and can silently pair images with the wrong labels when a file is short. So every file
@@ -42,65 +44,10 @@ const FILES: [(&str, u32, usize); 4] = [
     ("t10k-labels-idx1-ubyte", 2049, TEST_FILE_ITEMS),
 ];
 
-/// From a pixel byte to its value, as the book scales it: byte/256 (exact in f32).
-pub const PIXEL_SCALE: f32 = 1.0 / 256.0;
+pub use super::{Dataset, Splits, PIXEL_SCALE};
 
-/// Images and labels of one split. Images are row-major `len x PIXELS` bytes; their values are
-/// `byte * PIXEL_SCALE`, in [0, 1). Only the bytes are kept: an f32 copy of every image would
-/// be 4x the memory (about 220 MB for MNIST) and most of the page faults of a whole training
-/// run, while batches are converted on the way into the network's input buffer anyway.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Dataset {
-    pub pixels: Vec<u8>,
-    pub labels: Vec<u8>,
-}
-
-impl Dataset {
-    /// Number of examples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-    /// Whether there are no examples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-    /// Image `i`'s `PIXELS` values.
-    pub fn image(&self, i: usize) -> Vec<f32> {
-        let mut out = vec![0.0; PIXELS];
-        self.images_into(i..i + 1, &mut out);
-        out
-    }
-    /// The values of images `rows`, one after another, into the start of `out` (which must hold
-    /// `rows.len() * PIXELS` of them).
-    pub fn images_into(&self, rows: std::ops::Range<usize>, out: &mut [f32]) {
-        let bytes = &self.pixels[rows.start * PIXELS..rows.end * PIXELS];
-        for (o, &b) in out[..bytes.len()].iter_mut().zip(bytes) {
-            *o = b as f32 * PIXEL_SCALE;
-        }
-    }
-    /// The first `n` examples (or all, if fewer).
-    pub fn head(&self, n: usize) -> Dataset {
-        let n = n.min(self.len());
-        Dataset {
-            pixels: self.pixels[..n * PIXELS].to_vec(),
-            labels: self.labels[..n].to_vec(),
-        }
-    }
-    fn from_bytes(images: &[u8], labels: Vec<u8>) -> Dataset {
-        Dataset {
-            pixels: images.to_vec(),
-            labels,
-        }
-    }
-}
-
-/// The book's three splits.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mnist {
-    pub train: Dataset,
-    pub validation: Dataset,
-    pub test: Dataset,
-}
+/// MNIST's three splits (the generic [`Splits`] of 28x28 images in 10 classes).
+pub type Mnist = Splits;
 
 /// The MNIST directory to use: `explicit` if given, else `VANISHING_MNIST_DIR`, else `data/mnist`
 /// in the current directory, else the `data/mnist` shipped beside this crate's sources.
@@ -273,13 +220,7 @@ fn prepare_cache(dir: &Path) -> Result<PathBuf> {
         }
         let (source, bytes) = read_file(dir, name)?;
         validate(&source, &bytes, magic, items)?;
-        let tmp = cache.join(format!(".{name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &bytes)
-            .and_then(|_| std::fs::rename(&tmp, &target))
-            .map_err(|e| Error::Io {
-                context: format!("writing {}", target.display()),
-                source: e,
-            })?;
+        crate::fsutil::write_atomic(&target, &bytes)?;
     }
     Ok(cache)
 }
@@ -302,9 +243,9 @@ pub fn load(dir: &Path) -> Result<Mnist> {
         .test_set_length(TEST_FILE_ITEMS as u32)
         .finalize();
     Ok(Mnist {
-        train: Dataset::from_bytes(&raw.trn_img, raw.trn_lbl),
-        validation: Dataset::from_bytes(&raw.val_img, raw.val_lbl),
-        test: Dataset::from_bytes(&raw.tst_img, raw.tst_lbl),
+        train: Dataset::from_bytes(&raw.trn_img, raw.trn_lbl, PIXELS, CLASSES),
+        validation: Dataset::from_bytes(&raw.val_img, raw.val_lbl, PIXELS, CLASSES),
+        test: Dataset::from_bytes(&raw.tst_img, raw.tst_lbl, PIXELS, CLASSES),
     })
 }
 

@@ -111,7 +111,7 @@ pub fn compute(seed: u64, samples: usize) -> Arithmetic {
     let below = |v: &[f64], t: f64| v.iter().filter(|&&f| f < t).count() as f64 / v.len() as f64;
 
     // Exploding: w = 100, z = 0 everywhere: each factor is 100 * sigma'(0) = 25.
-    let exploding_factor = 100.0 * sigma_prime(0.0);
+    let exploding_factor = crate::book::EXPLODING_W * sigma_prime(0.0);
 
     let mut exercise = Vec::new();
     let (mut best_w, mut best_width) = (0.0, 0.0);

@@ -90,14 +90,14 @@ impl Settings {
     pub fn full(base_seed: u64) -> Settings {
         Settings {
             base_seed,
-            accuracy_seeds: 5,
-            accuracy_epochs: 30,
+            accuracy_seeds: 10,
+            accuracy_epochs: crate::book::ACCURACY_EPOCHS,
             speed_seeds: 50,
-            curve_iterations: 500,
-            better98_epochs: 60,
+            curve_iterations: crate::book::CURVE_ITERATIONS,
+            better98_epochs: crate::book::BETTER_98_EPOCHS,
             sweep_seeds: 10,
             sweep_max_depth: 10,
-            batch_images: 1000,
+            batch_images: crate::book::BATCH_IMAGES,
         }
     }
 
@@ -112,7 +112,7 @@ impl Settings {
             better98_epochs: 2,
             sweep_seeds: 3,
             sweep_max_depth: 6,
-            batch_images: 1000,
+            batch_images: crate::book::BATCH_IMAGES,
         }
     }
 }
@@ -223,13 +223,6 @@ pub struct Plan {
     pub parts: Vec<Part>,
 }
 
-fn hidden_sizes(hidden: usize, width: usize) -> Vec<usize> {
-    let mut v = vec![784];
-    v.extend(std::iter::repeat_n(width, hidden));
-    v.push(10);
-    v
-}
-
 impl Plan {
     /// Every item, in a fixed order (shards slice this order).
     pub fn items(&self) -> Vec<Item> {
@@ -276,16 +269,6 @@ impl Plan {
             }
         }
         v
-    }
-
-    /// Items of shard `index` of `count` (every `count`-th item, starting at `index`).
-    pub fn shard(&self, index: usize, count: usize) -> Vec<Item> {
-        self.items()
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % count == index)
-            .map(|(_, it)| it)
-            .collect()
     }
 
     /// Runs items in parallel (each on one thread, so results do not depend on the thread
@@ -342,7 +325,12 @@ fn fresh(
     init: Init,
     seed: u64,
 ) -> Result<(Network, Workspace, Vec<Vec<f32>>)> {
-    let net = Network::new(&hidden_sizes(hidden, 30), act, init, seed)?;
+    let net = Network::new(
+        &crate::book::mnist_layers(hidden, crate::book::HIDDEN_WIDTH),
+        act,
+        init,
+        seed,
+    )?;
     let mut ws = Workspace::new(&net, images);
     data.train.images_into(0..images, &mut ws.x);
     let grads = gradient_buffers(&net);
@@ -365,7 +353,10 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
     let labels = &data.train.labels[..m];
     Ok(match *item {
         Item::Accuracy { hidden, seed } => {
-            let mut cfg = TrainConfig::book(&hidden_sizes(hidden, 30));
+            let mut cfg = TrainConfig::book(&crate::book::mnist_layers(
+                hidden,
+                crate::book::HIDDEN_WIDTH,
+            ));
             cfg.epochs = s.accuracy_epochs;
             cfg.seed = seed;
             let (validation, train_seconds) = train_run(&cfg, data, &e)?;
@@ -409,8 +400,8 @@ pub fn run_item(item: &Item, s: &Settings, data: &Mnist) -> Result<ItemResult> {
                     labels,
                     &SgdParams {
                         cost: Cost::CrossEntropy,
-                        eta: 0.1,
-                        lambda: 5.0,
+                        eta: crate::book::ETA,
+                        lambda: crate::book::LAMBDA,
                         train_size: m,
                     },
                 );

@@ -49,6 +49,14 @@ pub(crate) trait Lanes {
     unsafe fn blend(old: Self::V, new: Self::V, m: Self::Mask) -> Self::V;
     /// `a*b + c`, rounded once.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The family multiplies by a vector element (`fmla` by element on NEON): on packed A the
+    /// k step then loads A's column as whole vectors instead of broadcasting every row.
+    const LANE_FMA: bool = false;
+    /// `b * a[lane] + c`, rounded once (only called when [`Lanes::LANE_FMA`]).
+    unsafe fn fmadd_lane(b: Self::V, a: Self::V, lane: usize, c: Self::V) -> Self::V {
+        let _ = (b, a, lane, c);
+        unreachable!("fmadd_lane on a family without LANE_FMA")
+    }
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// The mask of the lanes of vector `h` of a row that hold columns `j < cols`.
     unsafe fn mask(cols: usize, h: usize) -> Self::Mask;
@@ -191,12 +199,28 @@ pub(crate) unsafe fn body<
                         }
                     };
                 }
-                for (i, row) in acc.iter_mut().enumerate() {
-                    // SAFETY: row i < R = rows is a valid row of the A strip and
-                    // `off = p*csa`, p < k (contract).
-                    let x = unsafe { S::broadcast(a[i].offset(off)) };
-                    for (c, &v) in row.iter_mut().zip(&bv) {
-                        *c = unsafe { S::fmadd(x, v, *c) };
+                if PACKED && S::LANE_FMA && MR % S::LANES == 0 && MR <= 3 * S::LANES {
+                    // A's column of this k step as whole vectors, each row's element taken by
+                    // lane: the same product and sum, so the same bits.
+                    let mut av = [unsafe { S::zero() }; 3];
+                    for (g, v) in av.iter_mut().enumerate().take(MR / S::LANES) {
+                        // SAFETY: a packed A panel holds MR floats per k step (zero-padded
+                        // past the live rows), at `off = p*MR`, p < k (contract).
+                        *v = unsafe { S::load(t.a.offset(off + (g * S::LANES) as isize)) };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        for (c, &v) in row.iter_mut().zip(&bv) {
+                            *c = unsafe { S::fmadd_lane(v, av[i / S::LANES], i % S::LANES, *c) };
+                        }
+                    }
+                } else {
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        // SAFETY: row i < R = rows is a valid row of the A strip and
+                        // `off = p*csa`, p < k (contract).
+                        let x = unsafe { S::broadcast(a[i].offset(off)) };
+                        for (c, &v) in row.iter_mut().zip(&bv) {
+                            *c = unsafe { S::fmadd(x, v, *c) };
+                        }
                     }
                 }
                 b = b.wrapping_offset(rsb);

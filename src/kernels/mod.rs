@@ -43,6 +43,10 @@ pub mod avx512;
 pub mod avx512_gemm;
 pub mod math;
 pub mod microkernel;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(target_arch = "aarch64")]
+pub mod neon_gemm;
 pub mod pack;
 pub mod scalar;
 
@@ -167,7 +171,86 @@ const KERNELS: &[GemmKernel] = &[
         nr: 48,
         tile: avx512_gemm::gemm_tile::<8, 3>,
     },
+    // 8x12: 24 q-register accumulators of 32, two A vectors multiplied by element and three
+    // B vectors per k step (the shape of OpenBLAS's and BLIS's Cortex-A/Neoverse sgemm).
+    #[cfg(target_arch = "aarch64")]
+    GemmKernel {
+        name: "sgemm.neon.8x12",
+        isa: Isa::Neon,
+        mr: 8,
+        nr: 12,
+        tile: neon_gemm::gemm_tile::<8, 3>,
+    },
+    #[cfg(target_arch = "aarch64")]
+    GemmKernel {
+        name: "sgemm.neon.12x8",
+        isa: Isa::Neon,
+        mr: 12,
+        nr: 8,
+        tile: neon_gemm::gemm_tile::<12, 2>,
+    },
 ];
+
+/// The activation kernels of one family: the element-wise map and the fused bias + activation
+/// row, chosen once (like [`GemmKernel`]) so callers never match on the ISA themselves.
+#[derive(Clone, Copy, Debug)]
+pub struct ActivationKernel {
+    /// The sigmoid kernel's name, e.g. `sigmoid.avx2.rr2-p5-div`.
+    pub name: &'static str,
+    pub isa: Isa,
+    /// `y[i] = f(x[i])` for `n` elements; `x == y` (in place) is allowed.
+    ///
+    /// # Safety
+    /// `x` readable and `y` writable for `n` floats; the CPU runs `isa`.
+    pub map: unsafe fn(math::ElementFn, *const f32, *mut f32, usize),
+    /// One row of the fused pass: `z <- act(z + bias)`, `deriv <- act'(z + bias)`.
+    ///
+    /// # Safety
+    /// `z`, `bias` and `deriv` each valid for `n` floats; the CPU runs `isa`.
+    pub bias_act_row: unsafe fn(math::Activation, *mut f32, *const f32, *mut f32, usize),
+}
+
+/// Every activation family this build has, one line each.
+const ACTIVATIONS: &[ActivationKernel] = &[
+    ActivationKernel {
+        name: "sigmoid.scalar.rr2-p5-div",
+        isa: Isa::Scalar,
+        map: scalar::map,
+        bias_act_row: scalar::bias_act_row,
+    },
+    #[cfg(target_arch = "x86_64")]
+    ActivationKernel {
+        name: "sigmoid.avx2.rr2-p5-div",
+        isa: Isa::Avx2,
+        map: avx2::map,
+        bias_act_row: avx2::bias_act_row,
+    },
+    #[cfg(target_arch = "x86_64")]
+    ActivationKernel {
+        name: "sigmoid.avx512.rr2-p5-div",
+        isa: Isa::Avx512,
+        map: avx512::map,
+        bias_act_row: avx512::bias_act_row,
+    },
+    #[cfg(target_arch = "aarch64")]
+    ActivationKernel {
+        name: "sigmoid.neon.rr2-p5-div",
+        isa: Isa::Neon,
+        map: neon::map,
+        bias_act_row: neon::bias_act_row,
+    },
+];
+
+impl ActivationKernel {
+    /// The activation kernels of a family; an unavailable family gives the scalar ones.
+    pub fn for_isa(isa: Isa) -> ActivationKernel {
+        let isa = if isa.is_available() { isa } else { Isa::Scalar };
+        *ACTIVATIONS
+            .iter()
+            .find(|k| k.isa == isa)
+            .expect("every family has activation kernels")
+    }
+}
 
 /// Environment variable that forces a GEMM kernel by name (`vanishing info` lists them).
 pub const KERNEL_ENV: &str = "VANISHING_KERNEL";
@@ -339,6 +422,14 @@ pub fn prefetch_bytes(data: &[u8]) {
             )
         };
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    for line in data.chunks(64) {
+        // SAFETY: `prfm` never faults and has no architectural effect; the pointer lies inside
+        // `data`.
+        unsafe {
+            core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) line.as_ptr(), options(nostack, readonly, preserves_flags))
+        };
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     let _ = data;
 }

@@ -195,7 +195,7 @@ impl Engine {
         idx: impl IntoIterator<Item = usize>,
     ) -> usize {
         gather_rows(ws, pixels, width, idx, |b| {
-            b as f32 * crate::data::mnist::PIXEL_SCALE
+            b as f32 * crate::data::PIXEL_SCALE
         })
     }
 

@@ -3,7 +3,7 @@
 use super::batched::{Engine, SgdParams, Workspace};
 use super::rng::Shuffler;
 use super::{Activation, Cost, Init, Network};
-use crate::data::mnist::{Dataset, Mnist};
+use crate::data::{Dataset, Splits};
 use crate::error::{Error, Result};
 use std::time::Instant;
 
@@ -30,10 +30,10 @@ impl TrainConfig {
     pub fn book(layers: &[usize]) -> TrainConfig {
         TrainConfig {
             layers: layers.to_vec(),
-            epochs: 30,
-            batch: 10,
-            eta: 0.1,
-            lambda: 5.0,
+            epochs: crate::book::ACCURACY_EPOCHS,
+            batch: crate::book::MINI_BATCH,
+            eta: crate::book::ETA,
+            lambda: crate::book::LAMBDA,
             init: Init::Default,
             cost: Cost::CrossEntropy,
             hidden: Activation::Sigmoid,
@@ -43,7 +43,34 @@ impl TrainConfig {
         }
     }
 
-    /// Checks the values make sense for MNIST.
+    /// Checks the values make sense for `data`: the first layer takes its features, the last
+    /// has one output per class.
+    pub fn validate_for(&self, data: &Splits) -> Result<()> {
+        let bad = |what, problem: String| Err(Error::Invalid { what, problem });
+        self.validate()?;
+        let (features, classes) = (data.train.features, data.train.classes);
+        if self.layers[0] != features {
+            return bad(
+                "layers",
+                format!(
+                    "the first layer must be {features} (one input per feature of the data), got {}",
+                    self.layers[0]
+                ),
+            );
+        }
+        if *self.layers.last().unwrap_or(&0) != classes {
+            return bad(
+                "layers",
+                format!(
+                    "the last layer must be {classes} (one output per class), got {}",
+                    self.layers.last().unwrap_or(&0)
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks the values make sense on their own (any dataset).
     pub fn validate(&self) -> Result<()> {
         let bad = |what, problem: String| Err(Error::Invalid { what, problem });
         if self.layers.len() < 2 {
@@ -52,24 +79,6 @@ impl TrainConfig {
                 format!(
                     "need at least an input and an output layer, got {:?}",
                     self.layers
-                ),
-            );
-        }
-        if self.layers[0] != crate::data::mnist::PIXELS {
-            return bad(
-                "layers",
-                format!(
-                    "the first layer must be 784 (28x28 MNIST pixels), got {}",
-                    self.layers[0]
-                ),
-            );
-        }
-        if *self.layers.last().unwrap_or(&0) != crate::data::mnist::CLASSES {
-            return bad(
-                "layers",
-                format!(
-                    "the last layer must be 10 (digits), got {}",
-                    self.layers.last().unwrap_or(&0)
                 ),
             );
         }
@@ -178,16 +187,17 @@ pub fn total_cost(
 /// Batch size used for evaluation passes (big enough for the threaded GEMM path).
 pub const EVAL_BATCH: usize = 1000;
 
-/// Trains a network on `data.train` with the book's SGD; `on_epoch` sees each epoch's record,
+/// Trains a network on `data.train` (any dataset: the first layer must match its features,
+/// the last its classes) with the book's SGD; `on_epoch` sees each epoch's record,
 /// `on_batch` is called after every mini-batch (for progress bars).
 pub fn train(
     cfg: &TrainConfig,
-    data: &Mnist,
+    data: &Splits,
     engine: &Engine,
     mut on_batch: impl FnMut(),
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<(Network, Vec<EpochRecord>)> {
-    cfg.validate()?;
+    cfg.validate_for(data)?;
     let mut net = Network::new(&cfg.layers, cfg.hidden, cfg.init, cfg.seed)?;
     let train = &data.train;
     let n = train.len();

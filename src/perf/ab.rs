@@ -456,25 +456,14 @@ pub fn run(
     Ok(rows)
 }
 
-fn median(x: &[f64]) -> f64 {
-    let mut s = x.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
-}
-
 fn row(name: &str, s: &Samples, level: f64, threshold: f64) -> AbRow {
     let (lo, med, hi) = median_interval(&s.log_ratio, level);
     let (low, change, high) = (lo.exp_m1(), med.exp_m1(), hi.exp_m1());
     AbRow {
         workload: name.to_string(),
         what: workloads::workload(name).map_or("", |w| w.what).to_string(),
-        base_seconds: median(&s.base),
-        head_seconds: median(&s.head),
+        base_seconds: crate::stats::median(&s.base),
+        head_seconds: crate::stats::median(&s.head),
         change,
         low,
         high,

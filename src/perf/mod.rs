@@ -60,13 +60,7 @@ impl Baseline {
             what: "performance baseline",
             problem: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Error::Io {
-                context: format!("writing {}", path.display()),
-                source: e,
-            })
+        crate::fsutil::write_atomic(path, text + "\n")
     }
 }
 

@@ -215,3 +215,25 @@ pub fn gemm_kernels() -> Vec<vanishing::kernels::GemmKernel> {
     );
     kernels
 }
+
+/// A `Command` that runs the `vanishing` binary. Cross-built test binaries run under
+/// `qemu-aarch64` (the cargo runner), but a process they start is exec'd by the host kernel,
+/// which cannot run an aarch64 binary without binfmt support ("exec format error"): then the
+/// binary is started through the same emulator.
+#[allow(dead_code)]
+pub fn vanishing_command() -> std::process::Command {
+    use std::process::Command;
+    let exe = env!("CARGO_BIN_EXE_vanishing");
+    // ENOEXEC from the spawn, or (under qemu's emulated vfork) exit status 127 from the child.
+    let native = match Command::new(exe).arg("--version").output() {
+        Err(e) => e.raw_os_error() != Some(8),
+        Ok(out) => out.status.code() != Some(127),
+    };
+    if native || !cfg!(target_arch = "aarch64") {
+        Command::new(exe)
+    } else {
+        let mut cmd = Command::new("qemu-aarch64");
+        cmd.args(["-L", "/usr/aarch64-linux-gnu", exe]);
+        cmd
+    }
+}

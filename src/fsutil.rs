@@ -1,0 +1,49 @@
+//! File writing that never leaves a half-written file or destroys the previous one.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename (atomic
+/// on one filesystem). Creates the parent directory. On failure the previous file, if any, is
+/// untouched and the temporary file is removed.
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    let err = |source: std::io::Error| Error::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let name = path
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("vanishing-fsutil-{}", std::process::id()));
+        let path = dir.join("sub").join("a.json");
+        write_atomic(&path, "one").unwrap();
+        write_atomic(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // A directory in the way: the write fails with an error naming the path.
+        let e = write_atomic(&dir, "x").unwrap_err().to_string();
+        assert!(e.contains("vanishing-fsutil"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

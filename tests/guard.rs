@@ -1,0 +1,203 @@
+//! No kernel reads or writes outside its operands: every operand is placed flush against a
+//! protected page (after it, and in a second pass before it), so a single element read past
+//! either end faults and fails the test. Covers every GEMM microkernel of every family this CPU
+//! runs (partial tiles in m and n, short k, packed and unpacked B, both layouts), and the
+//! activation kernels on every length around the vector widths.
+
+mod common;
+
+#[cfg(target_os = "linux")]
+mod guarded {
+    use std::ffi::c_void;
+
+    extern "C" {
+        fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: i32,
+            flags: i32,
+            fd: i32,
+            off: i64,
+        ) -> *mut c_void;
+        fn mprotect(addr: *mut c_void, len: usize, prot: i32) -> i32;
+        fn munmap(addr: *mut c_void, len: usize) -> i32;
+    }
+    const PROT_NONE: i32 = 0;
+    const PROT_READ_WRITE: i32 = 0x1 | 0x2;
+    const MAP_PRIVATE_ANONYMOUS: i32 = 0x02 | 0x20;
+    const PAGE: usize = 4096;
+
+    /// `len` f32s in readable, writable pages with a protected page on each side, the slice
+    /// placed flush against the end (or the start) of the writable pages.
+    pub struct Guarded {
+        base: *mut c_void,
+        total: usize,
+        data: *mut f32,
+        len: usize,
+    }
+
+    impl Guarded {
+        pub fn new(len: usize, at_end: bool) -> Guarded {
+            let bytes = (len * 4).max(4);
+            let inner = bytes.div_ceil(PAGE) * PAGE;
+            let total = inner + 2 * PAGE;
+            // SAFETY: an anonymous private mapping of `total` bytes, no address requested;
+            // the result is checked before use.
+            let base = unsafe {
+                mmap(
+                    std::ptr::null_mut(),
+                    total,
+                    PROT_READ_WRITE,
+                    MAP_PRIVATE_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert!(base as isize != -1, "mmap failed");
+            // SAFETY: the first and last page lie inside the mapping made above.
+            unsafe {
+                let first = base as *mut u8;
+                assert_eq!(mprotect(first as *mut c_void, PAGE, PROT_NONE), 0);
+                assert_eq!(
+                    mprotect(first.add(PAGE + inner) as *mut c_void, PAGE, PROT_NONE),
+                    0
+                );
+            }
+            let offset = if at_end { PAGE + inner - len * 4 } else { PAGE };
+            // SAFETY: `offset + len * 4 <= PAGE + inner`, inside the writable pages; f32
+            // alignment holds because page and element offsets are multiples of 4.
+            let data = unsafe { (base as *mut u8).add(offset) as *mut f32 };
+            Guarded {
+                base,
+                total,
+                data,
+                len,
+            }
+        }
+
+        pub fn slice(&mut self) -> &mut [f32] {
+            // SAFETY: `data..data+len` lies in the writable pages, zero-filled by mmap, and is
+            // borrowed mutably through `self` only.
+            unsafe { std::slice::from_raw_parts_mut(self.data, self.len) }
+        }
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`; no slice outlives `self`.
+            unsafe {
+                munmap(self.base, self.total);
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn gemm_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::gemm::{Gemm, MatMut, MatRef};
+    let mut cases = 0usize;
+    for kern in common::gemm_kernels() {
+        let g = Gemm::with_kernel(kern).threads(1);
+        let (mr, nr) = g.tile();
+        let ms = [1, mr - 1, mr + 1, 2 * mr + 3];
+        let ns = [1, 3, nr - 1, nr + 1, 2 * nr + 5];
+        for &m in &ms {
+            for &n in &ns {
+                for k in [1, 2, 7] {
+                    // Row-major A (m x k) and B (k x n), and their transposes (column-major).
+                    for transposed in [false, true] {
+                        for at_end in [true, false] {
+                            let mut a = Guarded::new(m * k, at_end);
+                            let mut b = Guarded::new(k * n, at_end);
+                            let mut c = Guarded::new(m * n, at_end);
+                            for (i, v) in a.slice().iter_mut().enumerate() {
+                                *v = (i % 7) as f32 - 3.0;
+                            }
+                            for (i, v) in b.slice().iter_mut().enumerate() {
+                                *v = (i % 5) as f32 - 2.0;
+                            }
+                            let (ars, acs, brs, bcs) = if transposed {
+                                (1, m, 1, k)
+                            } else {
+                                (k, 1, n, 1)
+                            };
+                            let want: Vec<f32> = (0..m * n)
+                                .map(|ij| {
+                                    let (i, j) = (ij / n, ij % n);
+                                    (0..k)
+                                        .map(|p| {
+                                            a.slice()[i * ars + p * acs]
+                                                * b.slice()[p * brs + j * bcs]
+                                        })
+                                        .sum()
+                                })
+                                .collect();
+                            let av = MatRef::new(a.slice(), m, k, ars, acs).unwrap();
+                            let bv = MatRef::new(b.slice(), k, n, brs, bcs).unwrap();
+                            let cv = MatMut::new(c.slice(), m, n, n, 1).unwrap();
+                            g.gemm(1.0, av, bv, 0.0, cv).unwrap();
+                            // Small integers: every product and sum is exact in f32.
+                            assert_eq!(c.slice(), &want[..], "{} m {m} n {n} k {k}", kern.name);
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} guarded GEMM cases");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn activation_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::activation::{Activation, ActivationKernels, ElementFn};
+    for isa in common::families() {
+        let kernels = ActivationKernels::for_isa(isa);
+        let scalar = ActivationKernels::for_isa(vanishing::isa::Isa::Scalar);
+        for len in 0..=70 {
+            for at_end in [true, false] {
+                let mut x = Guarded::new(len, at_end);
+                for (i, v) in x.slice().iter_mut().enumerate() {
+                    *v = i as f32 * 0.25 - 8.0;
+                }
+                let xs = x.slice().to_vec();
+                for f in ElementFn::ALL {
+                    let mut y = Guarded::new(len, at_end);
+                    kernels.apply(f, x.slice(), y.slice());
+                    let mut want = vec![0.0; len];
+                    scalar.apply(f, &xs, &mut want);
+                    assert_eq!(y.slice(), &want[..], "{isa:?} {f:?} len {len}");
+                }
+                // The fused pass, one row of `len` with a guarded bias and derivative.
+                if len > 0 {
+                    for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+                        let mut z = Guarded::new(len, at_end);
+                        let mut bias = Guarded::new(len, at_end);
+                        let mut d = Guarded::new(len, at_end);
+                        z.slice().copy_from_slice(&xs);
+                        bias.slice().fill(0.5);
+                        kernels
+                            .bias_activation(act, z.slice(), bias.slice(), d.slice())
+                            .unwrap();
+                        let (mut zw, mut dw) = (xs.clone(), vec![0.0; len]);
+                        scalar
+                            .bias_activation(act, &mut zw, &vec![0.5; len], &mut dw)
+                            .unwrap();
+                        assert_eq!(z.slice(), &zw[..], "{isa:?} {act:?} len {len}");
+                        assert_eq!(d.slice(), &dw[..], "{isa:?} {act:?} len {len}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn guard_pages_need_linux() {
+    println!("skipped: guard-page tests use Linux mmap/mprotect");
+}
