@@ -131,54 +131,35 @@ pub fn measure_fma_peak_gflops_for(isa: crate::isa::Isa) -> Option<f64> {
     if !isa.is_available() {
         return None;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        let iters = 1_000_000;
-        let (probe, flop_per_round): (fn(usize) -> f32, usize) = match isa {
-            // SAFETY (both probes): the family was checked against the CPU above.
-            Isa::Avx2 => (
-                |n| unsafe { crate::kernels::avx2::fma_peak_probe(n) },
-                12 * 16,
-            ),
-            Isa::Avx512 => (
-                |n| unsafe { crate::kernels::avx512::fma_peak_probe(n) },
-                12 * 32,
-            ),
-            Isa::Scalar | Isa::Neon => return None,
-        };
-        let mut runs: Vec<f64> = (0..5)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                std::hint::black_box(probe(iters));
-                (iters * flop_per_round) as f64 / t.elapsed().as_secs_f64() / 1e9
-            })
-            .collect();
-        runs.sort_by(|a, b| a.total_cmp(b));
-        Some(runs[2])
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        if isa != Isa::Neon {
-            return None;
-        }
-        let iters = 1_000_000;
-        // 12 chains of 4-lane FMAs: 96 flop per round.
-        let mut runs: Vec<f64> = (0..5)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                // SAFETY: NEON was checked against the CPU above.
-                std::hint::black_box(unsafe { crate::kernels::neon::fma_peak_probe(iters) });
-                (iters * 12 * 8) as f64 / t.elapsed().as_secs_f64() / 1e9
-            })
-            .collect();
-        runs.sort_by(|a, b| a.total_cmp(b));
-        Some(runs[2])
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = Isa::Scalar;
-        None
-    }
+    // The family's probe and its flop per round (12 independent FMA chains x lanes x 2).
+    // SAFETY (every probe): the family was checked against the CPU above.
+    let (probe, flop_per_round): (fn(usize) -> f32, usize) = match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => (
+            |n| unsafe { crate::kernels::avx2::fma_peak_probe(n) },
+            12 * 16,
+        ),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => (
+            |n| unsafe { crate::kernels::avx512::fma_peak_probe(n) },
+            12 * 32,
+        ),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => (
+            |n| unsafe { crate::kernels::neon::fma_peak_probe(n) },
+            12 * 8,
+        ),
+        _ => return None,
+    };
+    let iters = 1_000_000;
+    let runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(probe(iters));
+            (iters * flop_per_round) as f64 / t.elapsed().as_secs_f64() / 1e9
+        })
+        .collect();
+    Some(crate::stats::median(&runs))
 }
 
 /// One core's 256-bit (AVX2 + FMA) f32 FMA peak in GFLOP/s; see

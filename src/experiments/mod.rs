@@ -11,6 +11,3 @@ pub mod speed;
 pub mod summary;
 
 pub use items::{Item, ItemResult, Part, Plan, Settings};
-
-/// The book's numbers live in `crate::book` (the trainer reads them too).
-pub use crate::book;

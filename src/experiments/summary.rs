@@ -197,8 +197,9 @@ fn curve_row(hidden: usize, seed: u64, speeds: &[Vec<f64>]) -> CurveRow {
 pub fn summarise(results: &[ItemResult]) -> Summary {
     let mut s = Summary::default();
     // Per-seed results, grouped by configuration.
-    let mut accuracy: Vec<Vec<(u64, &Vec<f64>)>> = vec![Vec::new(); 5];
-    let mut speeds: Vec<Vec<&Vec<f64>>> = vec![Vec::new(); 5];
+    use std::collections::BTreeMap;
+    let mut accuracy: BTreeMap<usize, Vec<(u64, &Vec<f64>)>> = BTreeMap::new();
+    let mut speeds: BTreeMap<usize, Vec<&Vec<f64>>> = BTreeMap::new();
     let mut sweep: Vec<(usize, usize, usize, &Vec<f64>)> = Vec::new();
     for r in results {
         match r {
@@ -207,10 +208,13 @@ pub fn summarise(results: &[ItemResult]) -> Summary {
                 seed,
                 validation,
                 ..
-            } => accuracy[*hidden].push((*seed, validation)),
+            } => accuracy
+                .entry(*hidden)
+                .or_default()
+                .push((*seed, validation)),
             ItemResult::InitialSpeed {
                 hidden, speeds: v, ..
-            } => speeds[*hidden].push(v),
+            } => speeds.entry(*hidden).or_default().push(v),
             ItemResult::Bars {
                 seed,
                 layer1,
@@ -251,16 +255,12 @@ pub fn summarise(results: &[ItemResult]) -> Summary {
             }
         }
     }
-    for (hidden, runs) in accuracy.iter_mut().enumerate() {
-        if !runs.is_empty() {
-            runs.sort_by_key(|r| r.0);
-            s.accuracy.push(accuracy_row(hidden, runs));
-        }
+    for (hidden, mut runs) in accuracy {
+        runs.sort_by_key(|r| r.0);
+        s.accuracy.push(accuracy_row(hidden, &runs));
     }
-    for (hidden, runs) in speeds.iter().enumerate() {
-        if !runs.is_empty() {
-            s.initial_speeds.push(speed_row(hidden, runs));
-        }
+    for (hidden, runs) in speeds {
+        s.initial_speeds.push(speed_row(hidden, &runs));
     }
     s.curves.sort_by_key(|c| c.hidden_layers);
     sweep.sort_by_key(|r| (r.0, r.1, r.2));

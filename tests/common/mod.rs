@@ -224,12 +224,17 @@ pub fn gemm_kernels() -> Vec<vanishing::kernels::GemmKernel> {
 pub fn vanishing_command() -> std::process::Command {
     use std::process::Command;
     let exe = env!("CARGO_BIN_EXE_vanishing");
-    // ENOEXEC from the spawn, or (under qemu's emulated vfork) exit status 127 from the child.
-    let native = match Command::new(exe).arg("--version").output() {
-        Err(e) => e.raw_os_error() != Some(8),
-        Ok(out) => out.status.code() != Some(127),
-    };
-    if native || !cfg!(target_arch = "aarch64") {
+    // Probed once per test binary: ENOEXEC from the spawn, or (under qemu's emulated vfork)
+    // exit status 127 from the child, means the host cannot run it directly.
+    static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let native = *NATIVE.get_or_init(|| {
+        !cfg!(target_arch = "aarch64")
+            || match Command::new(exe).arg("--version").output() {
+                Err(e) => e.raw_os_error() != Some(8),
+                Ok(out) => out.status.code() != Some(127),
+            }
+    });
+    if native {
         Command::new(exe)
     } else {
         let mut cmd = Command::new("qemu-aarch64");
