@@ -8,8 +8,9 @@ mod support;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 use vanishing::data::mnist;
-use vanishing::experiments::items::{run_item, Item, ItemResult, Settings};
+use vanishing::experiments::beyond::{shrink_per_layer, Beyond, Config};
 use vanishing::experiments::speed::gradient_buffers;
+use vanishing::experiments::{Context, Experiment, Settings};
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::{Activation, Cost, Init, Network};
 
@@ -84,29 +85,32 @@ fn summary() {
             support::median_seconds(&format!("depth/{id}/{depth}"))
                 .map_or("-".into(), |s| format!("{:.3}", s * 1e3))
         };
+        let ctx = Context {
+            settings: &settings,
+            data: &data,
+        };
         let runs: Vec<Vec<f64>> = (0..DECAY_SEEDS)
             .map(|i| {
-                match run_item(
-                    &Item::Sweep {
-                        act: Activation::Sigmoid,
-                        init: Init::Default,
-                        depth,
-                        seed: 1 + i,
-                    },
-                    &settings,
-                    &data,
-                ) {
-                    Ok(ItemResult::Sweep { speeds, .. }) => speeds,
-                    other => panic!("sweep item failed: {other:?}"),
+                let config = Config {
+                    act: Activation::Sigmoid,
+                    init: Init::Default,
+                    depth,
+                    seed: 1 + i,
+                };
+                match Beyond.run(&config, &ctx) {
+                    Ok(out) => out.speeds,
+                    Err(e) => panic!("sweep item failed: {e}"),
                 }
             })
             .collect();
-        let med = |l: usize| {
-            vanishing::stats::quantile(&runs.iter().map(|v| v[l]).collect::<Vec<_>>(), 0.5)
-        };
-        let (first, last) = (med(0), med(depth - 1));
+        let medians: Vec<f64> = (0..depth)
+            .map(|l| {
+                vanishing::stats::quantile(&runs.iter().map(|v| v[l]).collect::<Vec<_>>(), 0.5)
+            })
+            .collect();
+        let (first, last) = (medians[0], medians[depth - 1]);
         let shrink = if depth > 1 {
-            format!("{:.2}", (last / first).powf(1.0 / (depth - 1) as f64))
+            format!("{:.2}", shrink_per_layer(&medians))
         } else {
             "-".into()
         };

@@ -18,11 +18,12 @@
 //! - [`data`]: a labelled dataset of byte features (all the trainer reads) and the MNIST-format
 //!   IDX loader (MNIST, Fashion-MNIST), the book's split and scaling.
 //! - [`nn`]: the book's network2: model, init, costs, the batched trainer, the f64 oracle.
-//! - [`experiments`]: chapter 5's measurements as deterministic work items, shards, and their
-//!   summary statistics (`experiments::summary`).
-//! - [`report`]: the summary written out: JSON, SVG figures (`report::figures` chooses what
-//!   to draw, `report::svg` draws it) and the Markdown report.
-//! - [`pipeline`]: summarise and publish a run (the one module that sees both sides).
+//! - [`experiments`]: chapter 5's measurements, one module per part implementing
+//!   [`experiments::Experiment`] (work items, computing one, the part's summary statistics),
+//!   listed in [`experiments::PARTS`]; plans, shards and merging.
+//! - [`report`]: each part's section (JSON, SVG figures, Markdown) implementing
+//!   [`report::Section`], listed in [`report::SECTIONS`]; `report::svg` draws the figures.
+//! - [`pipeline`]: publish a run (the one module that sees both sides).
 //! - [`perf`]: the CI performance gate (paired A/B against a base revision, cache-simulated
 //!   counts, the committed-baseline floor).
 //! - [`tune`]: `vanishing tune`, timing GEMM kernels and blockings into a saved profile

@@ -476,7 +476,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
 
 fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
     use vanishing::experiments::run as xrun;
-    use vanishing::experiments::{Part, Plan, Settings};
+    use vanishing::experiments::{Plan, Settings, WorkItem};
     let start = std::time::Instant::now();
     let mut settings = if args.quick {
         Settings::quick(args.base_seed)
@@ -493,8 +493,8 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
         return Err((2, "invalid seeds: must be at least 1".into()));
     }
     let parts = match &args.only {
-        Some(s) => xrun::parse_parts(s).map_err(|e| (2, e.to_string()))?,
-        None => Part::ALL.to_vec(),
+        Some(s) => vanishing::experiments::parse_parts(s).map_err(|e| (2, e.to_string()))?,
+        None => Plan::all(settings.clone()).parts,
     };
     if args.threads == Some(0) {
         return Err((2, "invalid threads: must be at least 1".into()));
@@ -508,26 +508,26 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
     let data =
         mnist::load(&mnist::resolve_dir(args.data.as_deref())).map_err(|e| (1, e.to_string()))?;
     let shard = args.shard.map(|Shard(i, n)| (i, n));
-    let all_items = plan.items();
+    let all_items = plan.items().map_err(|e| (1, e.to_string()))?;
     let positions = match shard {
-        Some((i, n)) => xrun::shard_positions(&plan, i, n),
+        Some((i, n)) => xrun::shard_positions(&plan, i, n).map_err(|e| (1, e.to_string()))?,
         None => (0..all_items.len()).collect(),
     };
     let multi = indicatif::MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>15} {bar:30} {pos}/{len} {elapsed}")
         .expect("valid template");
-    let bars: Vec<(Part, ProgressBar)> = plan
+    let bars: Vec<(&str, ProgressBar)> = plan
         .parts
         .iter()
-        .map(|&p| {
+        .map(|p| {
             let n = positions
                 .iter()
-                .filter(|&&i| all_items[i].part() == p)
+                .filter(|&&i| all_items[i].part == *p)
                 .count() as u64;
             let b = multi.add(ProgressBar::new(n));
             b.set_style(style.clone());
-            b.set_prefix(p.name());
-            (p, b)
+            b.set_prefix(p.clone());
+            (p.as_str(), b)
         })
         .collect();
     println!(
@@ -536,8 +536,8 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
         shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n})")),
         if args.quick { ", quick settings" } else { "" }
     );
-    let done = |item: &vanishing::experiments::Item| {
-        if let Some((_, b)) = bars.iter().find(|(p, _)| *p == item.part()) {
+    let done = |item: &WorkItem| {
+        if let Some((_, b)) = bars.iter().find(|(p, _)| *p == item.part) {
             b.inc(1);
         }
     };
@@ -570,50 +570,31 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
         return Ok(());
     }
     let total = start.elapsed().as_secs_f64();
-    vanishing::pipeline::publish(&args.out, &plan, &items, &results, machine, total, None)
-        .map_err(|e| (1, e.to_string()))?;
-    print_summary(&args.out, &items, &results, total);
-    Ok(())
+    let finished = vanishing::pipeline::Finished {
+        plan: &plan,
+        items: &items,
+        results: &results,
+        machine,
+        total_wall_seconds: total,
+        shards: None,
+    };
+    vanishing::pipeline::publish(&args.out, &finished).map_err(|e| (1, e.to_string()))?;
+    print_summary(&args.out, &finished)
 }
 
-fn print_summary(
-    out: &Path,
-    _items: &[vanishing::experiments::Item],
-    results: &[(vanishing::experiments::ItemResult, f64)],
-    total: f64,
-) {
-    let only: Vec<_> = results.iter().map(|r| r.0.clone()).collect();
-    let s = vanishing::experiments::summary::summarise(&only);
+fn print_summary(out: &Path, run: &vanishing::pipeline::Finished) -> Result<(), (u8, String)> {
+    let lines = vanishing::pipeline::headlines(run).map_err(|e| (1, e.to_string()))?;
+    let total = run.total_wall_seconds;
     println!("done in {total:.1} s");
-    for r in &s.accuracy {
-        println!(
-            "  accuracy {}: final median {:.2} % (book {:.2} %), best median {:.2} %",
-            r.layers, r.final_median, r.book_percent, r.best_median
-        );
-    }
-    for r in &s.initial_speeds {
-        println!(
-            "  initial speeds, {} hidden: last/first {:.1}x (book {:.1}x)",
-            r.hidden_layers, r.last_over_first_median, r.book_last_over_first
-        );
-    }
-    for c in &s.curves {
-        println!(
-            "  learning-speed curve, {} hidden: last/first {:.1}x at start, {:.1}x at the end",
-            c.hidden_layers, c.ratio_start, c.ratio_end
-        );
-    }
-    if let Some(b) = &s.better98 {
-        println!(
-            "  [784,100,10] large init: final {:.2} % (book 98.04 %)",
-            b.validation_accuracy_percent.last().copied().unwrap_or(0.0)
-        );
+    for line in lines {
+        println!("  {line}");
     }
     println!(
         "wrote {} and {}",
         out.join("chapter5.md").display(),
         out.join("chapter5/").display()
     );
+    Ok(())
 }
 
 fn run_tune(args: TuneArgs) -> Result<(), (u8, String)> {
@@ -694,23 +675,21 @@ fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
     let start = std::time::Instant::now();
     let (plan, items, results, count) = xrun::merge(&args.dirs).map_err(|e| (1, e.to_string()))?;
     let total: f64 = results.iter().map(|r| r.1).sum();
-    vanishing::pipeline::publish(
-        &args.out,
-        &plan,
-        &items,
-        &results,
-        Machine::current(rayon::current_num_threads()),
-        total,
-        Some(count),
-    )
-    .map_err(|e| (1, e.to_string()))?;
+    let finished = vanishing::pipeline::Finished {
+        plan: &plan,
+        items: &items,
+        results: &results,
+        machine: Machine::current(rayon::current_num_threads()),
+        total_wall_seconds: total,
+        shards: Some(count),
+    };
+    vanishing::pipeline::publish(&args.out, &finished).map_err(|e| (1, e.to_string()))?;
     println!(
         "merged {count} shards ({} items) in {:.1} s",
         items.len(),
         start.elapsed().as_secs_f64()
     );
-    print_summary(&args.out, &items, &results, total);
-    Ok(())
+    print_summary(&args.out, &finished)
 }
 
 fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {

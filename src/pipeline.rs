@@ -2,10 +2,11 @@
 //! computes results) and `report` (which writes them), so neither depends on the other.
 
 use crate::error::{Error, Result};
-use crate::experiments::items::{Item, ItemResult, Plan};
-use crate::experiments::summary::{summarise, Meta};
+use crate::experiments::run::Meta;
+use crate::experiments::{self, Plan, WorkItem};
 use crate::meta::Machine;
 use crate::report::chapter5;
+use serde_json::Value;
 use std::path::Path;
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
@@ -13,16 +14,16 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 /// Per-part item seconds (summed over items).
-fn part_seconds(plan: &Plan, items: &[Item], secs: &[f64]) -> Vec<(String, f64)> {
+fn part_seconds(plan: &Plan, items: &[WorkItem], secs: &[f64]) -> Vec<(String, f64)> {
     plan.parts
         .iter()
         .map(|p| {
             (
-                p.name().to_string(),
+                p.clone(),
                 items
                     .iter()
                     .zip(secs)
-                    .filter(|(i, _)| i.part() == *p)
+                    .filter(|(i, _)| i.part == *p)
                     .map(|(_, s)| s)
                     .sum(),
             )
@@ -30,39 +31,48 @@ fn part_seconds(plan: &Plan, items: &[Item], secs: &[f64]) -> Vec<(String, f64)>
         .collect()
 }
 
-/// Writes the report for `results` into `out`, atomically with respect to failure: everything
-/// is written into a staging folder first, then moved over the previous `chapter5.md` and
+/// A finished run, or shards merged: what [`publish`] writes.
+pub struct Finished<'a> {
+    pub plan: &'a Plan,
+    /// The plan's items, in order.
+    pub items: &'a [WorkItem],
+    /// Each item's output and the seconds it took.
+    pub results: &'a [(Value, f64)],
+    pub machine: Machine,
+    pub total_wall_seconds: f64,
+    /// How many shards the results were merged from, if any.
+    pub shards: Option<usize>,
+}
+
+/// Writes the report of `run` into `out`, atomically with respect to failure: everything is
+/// written into a staging folder first, then moved over the previous `chapter5.md` and
 /// `chapter5/`.
-pub fn publish(
-    out: &Path,
-    plan: &Plan,
-    items: &[Item],
-    results: &[(ItemResult, f64)],
-    machine: Machine,
-    total_wall: f64,
-    shards: Option<usize>,
-) -> Result<()> {
-    let only: Vec<ItemResult> = results.iter().map(|r| r.0.clone()).collect();
+pub fn publish(out: &Path, run: &Finished) -> Result<()> {
+    let Finished {
+        plan,
+        items,
+        results,
+        ..
+    } = *run;
     let secs: Vec<f64> = results.iter().map(|r| r.1).collect();
-    let summary = summarise(&only);
     let meta = Meta {
-        machine,
+        machine: run.machine.clone(),
         plan: plan.clone(),
         seeds: {
-            let mut s: Vec<u64> = items.iter().map(item_seed).collect();
+            let mut s: Vec<u64> = items.iter().map(item_seed).collect::<Result<_>>()?;
             s.sort();
             s.dedup();
             s
         },
         item_seconds_per_part: part_seconds(plan, items, &secs),
-        total_wall_seconds: total_wall,
-        shards,
+        total_wall_seconds: run.total_wall_seconds,
+        shards: run.shards,
     };
     std::fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
     let staging = out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
-    if let Err(e) = chapter5::write_all(&staging, &summary, &meta) {
+    if let Err(e) = chapter5::write_all(&staging, &|name| outputs_of(name, items, results), &meta) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
@@ -87,14 +97,28 @@ pub fn publish(
     Ok(())
 }
 
-fn item_seed(i: &Item) -> u64 {
-    match *i {
-        Item::Accuracy { seed, .. }
-        | Item::InitialSpeed { seed, .. }
-        | Item::Bars { seed }
-        | Item::Curve { seed, .. }
-        | Item::Arithmetic { seed }
-        | Item::Better98 { seed }
-        | Item::Sweep { seed, .. } => seed,
+fn item_seed(i: &WorkItem) -> Result<u64> {
+    experiments::part(&i.part)?.item_seed(&i.item)
+}
+
+/// The outputs of part `name`'s items.
+fn outputs_of<'a>(name: &str, items: &[WorkItem], results: &'a [(Value, f64)]) -> Vec<&'a Value> {
+    items
+        .iter()
+        .zip(results)
+        .filter(|(i, _)| i.part == name)
+        .map(|(_, r)| &r.0)
+        .collect()
+}
+
+/// One console line per headline figure of each part of the plan (what `reproduce` prints
+/// at the end).
+pub fn headlines(run: &Finished) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for name in &run.plan.parts {
+        let part = experiments::part(name)?;
+        let outputs = outputs_of(name, run.items, run.results);
+        lines.extend(part.headlines_of(&outputs, &run.plan.settings)?);
     }
+    Ok(lines)
 }

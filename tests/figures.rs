@@ -4,8 +4,11 @@
 //! awkward ranges.
 
 use std::path::Path;
-use vanishing::experiments::summary::{AccuracyRow, CurveRow, SpeedRow, SweepRow};
-use vanishing::report::{figures, svg};
+use vanishing::experiments::accuracy::AccuracyRow;
+use vanishing::experiments::beyond::SweepRow;
+use vanishing::experiments::curves::CurveRow;
+use vanishing::experiments::initial_speeds::SpeedRow;
+use vanishing::report::{self, svg};
 
 /// One `<text>` element: its attributes and its content with inner tags removed.
 struct Text {
@@ -231,7 +234,10 @@ fn synthetic_figures_are_readable() {
             )
         })
         .collect();
-    svgs.push(("accuracy", svg::line_chart_svg(&figures::accuracy(&acc))));
+    svgs.push((
+        "accuracy",
+        svg::line_chart_svg(&report::accuracy::figure(&acc)),
+    ));
     let speeds: Vec<SpeedRow> = (2..=4)
         .map(|h| SpeedRow {
             hidden_layers: h,
@@ -253,7 +259,7 @@ fn synthetic_figures_are_readable() {
         .collect();
     svgs.push((
         "initial-speeds",
-        svg::line_chart_svg(&figures::initial_speeds(&speeds)),
+        svg::line_chart_svg(&report::initial_speeds::figure(&speeds)),
     ));
     let curve = CurveRow {
         hidden_layers: 4,
@@ -271,7 +277,10 @@ fn synthetic_figures_are_readable() {
         ratio_max: 0.0,
         ratio_end: 0.0,
     };
-    svgs.push(("curves", svg::line_chart_svg(&figures::curves(&curve))));
+    svgs.push((
+        "curves",
+        svg::line_chart_svg(&report::curves::figure(&curve)),
+    ));
     let sweep: Vec<SweepRow> = ["sigmoid", "tanh", "relu"]
         .iter()
         .flat_map(|a| {
@@ -286,7 +295,7 @@ fn synthetic_figures_are_readable() {
         .collect();
     svgs.push((
         "beyond",
-        svg::line_chart_svg(&figures::beyond(
+        svg::line_chart_svg(&report::beyond::figure(
             &sweep,
             &["large", "default", "glorot", "he"],
             &["sigmoid", "tanh", "relu"],
@@ -294,7 +303,7 @@ fn synthetic_figures_are_readable() {
     ));
     svgs.push((
         "bars",
-        svg::bar_chart_svg(&figures::bars(
+        svg::bar_chart_svg(&report::initial_speeds::bars(
             &[-0.0141, -0.0016, 0.0022, 0.0035, -0.0134, -0.0055],
             &[-0.0303, -0.0282, -0.0597, 0.0669, 0.0505, -0.0481],
             1,

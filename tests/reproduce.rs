@@ -3,14 +3,16 @@
 
 mod common;
 
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use vanishing::data::mnist::{self, Mnist};
 use vanishing::experiments::arithmetic;
+use vanishing::experiments::initial_speeds::InitialSpeeds;
 use vanishing::experiments::run as xrun;
-use vanishing::experiments::summary;
-use vanishing::experiments::{ItemResult, Part, Plan, Settings};
+use vanishing::experiments::{self as x, Plan, Settings};
 use vanishing::meta::Machine;
+use vanishing::pipeline::Finished;
 
 fn data() -> &'static Mnist {
     static D: OnceLock<Mnist> = OnceLock::new();
@@ -37,24 +39,37 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn run(plan: &Plan, threads: usize) -> Vec<(ItemResult, f64)> {
+/// A plan of the named parts.
+fn plan_of(settings: Settings, parts: &[&str]) -> Plan {
+    Plan {
+        settings,
+        parts: parts.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn run(plan: &Plan, threads: usize) -> Vec<(Value, f64)> {
     common::with_threads(threads, || {
         xrun::run_items(plan, data(), None, &|_| {}).unwrap().2
     })
 }
 
-fn without_times(r: &[(ItemResult, f64)]) -> Vec<String> {
+/// Training seconds are measurements, not results: removed (at any depth) before comparing.
+fn drop_train_seconds(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("train_seconds");
+            o.values_mut().for_each(drop_train_seconds);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_train_seconds),
+        _ => {}
+    }
+}
+
+fn without_times(r: &[(Value, f64)]) -> Vec<String> {
     r.iter()
         .map(|(x, _)| {
-            // Training seconds are measurements, not results: blank them before comparing.
-            let mut v = serde_json::to_value(x).unwrap();
-            if let Some(obj) = v
-                .as_object_mut()
-                .and_then(|o| o.values_mut().next())
-                .and_then(|i| i.as_object_mut())
-            {
-                obj.remove("train_seconds");
-            }
+            let mut v = x.clone();
+            drop_train_seconds(&mut v);
             v.to_string()
         })
         .collect()
@@ -62,25 +77,22 @@ fn without_times(r: &[(ItemResult, f64)]) -> Vec<String> {
 
 #[test]
 fn pipeline_writes_every_output_with_the_expected_schema() {
-    let plan = Plan {
-        settings: tiny(),
-        parts: Part::ALL.to_vec(),
-    };
+    let plan = Plan::all(tiny());
     let results = run(&plan, 2);
     let out = tmp("pipeline");
     std::fs::create_dir_all(&out).unwrap();
     // A previous report survives only until a successful run replaces it.
     std::fs::write(out.join("chapter5.md"), "old").unwrap();
-    vanishing::pipeline::publish(
-        &out,
-        &plan,
-        &plan.items(),
-        &results,
-        Machine::current(2),
-        1.0,
-        None,
-    )
-    .unwrap();
+    let items = plan.items().unwrap();
+    let run = Finished {
+        plan: &plan,
+        items: &items,
+        results: &results,
+        machine: Machine::current(2),
+        total_wall_seconds: 1.0,
+        shards: None,
+    };
+    vanishing::pipeline::publish(&out, &run).unwrap();
     let md = std::fs::read_to_string(out.join("chapter5.md")).unwrap();
     for heading in [
         "## 1. Accuracy",
@@ -152,15 +164,10 @@ fn pipeline_writes_every_output_with_the_expected_schema() {
 
 #[test]
 fn same_seed_same_numbers_for_any_thread_count() {
-    let plan = Plan {
-        settings: tiny(),
-        parts: vec![
-            Part::InitialSpeeds,
-            Part::Curves,
-            Part::Beyond,
-            Part::Arithmetic,
-        ],
-    };
+    let plan = plan_of(
+        tiny(),
+        &["initial-speeds", "curves", "beyond", "arithmetic"],
+    );
     let one = without_times(&run(&plan, 1));
     assert_eq!(one, without_times(&run(&plan, 2)));
     assert_eq!(one, without_times(&run(&plan, 3)));
@@ -171,14 +178,16 @@ fn each_sigmoid_hidden_layer_learns_slower_than_the_next() {
     let mut s = tiny();
     s.speed_seeds = 12;
     s.batch_images = 1000;
-    let plan = Plan {
-        settings: s,
-        parts: vec![Part::InitialSpeeds],
-    };
-    let only: Vec<ItemResult> = run(&plan, 2).into_iter().map(|r| r.0).collect();
-    let summary = summary::summarise(&only);
-    assert_eq!(summary.initial_speeds.len(), 3);
-    for row in &summary.initial_speeds {
+    let plan = plan_of(s, &["initial-speeds"]);
+    let outputs: Vec<Value> = run(&plan, 2).into_iter().map(|r| r.0).collect();
+    let summary = x::summarise(
+        &InitialSpeeds,
+        &outputs.iter().collect::<Vec<_>>(),
+        &plan.settings,
+    )
+    .unwrap();
+    assert_eq!(summary.rows.len(), 3);
+    for row in &summary.rows {
         for w in row.median.windows(2) {
             assert!(
                 w[0] < w[1],
@@ -221,15 +230,10 @@ fn the_exercise_and_the_chain_arithmetic() {
 
 #[test]
 fn shards_merged_equal_a_single_run() {
-    let plan = Plan {
-        settings: tiny(),
-        parts: vec![
-            Part::InitialSpeeds,
-            Part::Curves,
-            Part::Arithmetic,
-            Part::Beyond,
-        ],
-    };
+    let plan = plan_of(
+        tiny(),
+        &["initial-speeds", "curves", "arithmetic", "beyond"],
+    );
     let single = run(&plan, 2);
     let dir = tmp("shards");
     for i in 0..3 {
@@ -251,13 +255,26 @@ fn shards_merged_equal_a_single_run() {
     let (mplan, _, merged, count) = xrun::merge(std::slice::from_ref(&dir)).unwrap();
     assert_eq!((mplan, count), (plan.clone(), 3));
     assert_eq!(without_times(&merged), without_times(&single));
-    // The reports built from both are identical apart from timings and machine lines.
-    let a = summary::summarise(&merged.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
-    let b = summary::summarise(&single.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
+    // The reports built from both are identical apart from timings and machine metadata.
+    let (a, b) = (tmp("shards-merged"), tmp("shards-single"));
+    let items = plan.items().unwrap();
+    for (out, results) in [(&a, &merged), (&b, &single)] {
+        let run = Finished {
+            plan: &plan,
+            items: &items,
+            results,
+            machine: Machine::current(1),
+            total_wall_seconds: 1.0,
+            shards: None,
+        };
+        vanishing::pipeline::publish(out, &run).unwrap();
+    }
     assert_eq!(
-        serde_json::to_string(&a).unwrap(),
-        serde_json::to_string(&b).unwrap()
+        vanishing::experiments::compare::comparable_results(&a).unwrap(),
+        vanishing::experiments::compare::comparable_results(&b).unwrap()
     );
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
     // A missing shard is an error that says so.
     std::fs::remove_file(dir.join(xrun::shard_file_name(1, 3))).unwrap();
     let err = xrun::merge(std::slice::from_ref(&dir))

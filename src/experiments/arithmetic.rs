@@ -147,3 +147,39 @@ pub fn compute(seed: u64, samples: usize) -> Arithmetic {
         exercise_max_width: best_width,
     }
 }
+
+/// Part 4 as an experiment: one item, [`compute`] with 100,000 chains.
+pub struct UnstableGradients;
+
+/// The one item: its seed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Chains {
+    pub seed: u64,
+}
+
+impl super::experiment::Experiment for UnstableGradients {
+    type Item = Chains;
+    type Output = Arithmetic;
+    type Summary = Option<Arithmetic>;
+    const NAME: &'static str = "arithmetic";
+
+    fn items(&self, s: &super::plan::Settings) -> Vec<Chains> {
+        vec![Chains { seed: s.base_seed }]
+    }
+
+    fn seed(&self, item: &Chains) -> u64 {
+        item.seed
+    }
+
+    fn run(
+        &self,
+        item: &Chains,
+        _ctx: &super::experiment::Context,
+    ) -> crate::error::Result<Arithmetic> {
+        Ok(compute(item.seed, 100_000))
+    }
+
+    fn summarise(&self, outputs: &[Arithmetic], _s: &super::plan::Settings) -> Option<Arithmetic> {
+        outputs.first().cloned()
+    }
+}

@@ -1,14 +1,26 @@
-//! Running a plan: all items or one shard, shard files, merging. Publishing the report is
-//! `crate::pipeline`'s job (this module knows nothing of the report).
+//! Running a plan: all items or one shard, shard files, merging, and the run's metadata.
+//! Publishing the report is `crate::pipeline`'s job (this module knows nothing of the report).
 
-use super::items::{Item, ItemResult, Part, Plan};
-use crate::data::mnist::Mnist;
+use super::plan::{Plan, WorkItem};
+use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::meta::Machine;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Item results in plan order, each with the seconds it took.
-pub type Timed = Vec<(ItemResult, f64)>;
+/// Item outputs in plan order, each with the seconds it took.
+pub type Timed = Vec<(Value, f64)>;
+
+/// Run metadata for `meta.json`.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
+pub struct Meta {
+    pub machine: Machine,
+    pub plan: Plan,
+    pub seeds: Vec<u64>,
+    pub item_seconds_per_part: Vec<(String, f64)>,
+    pub total_wall_seconds: f64,
+    pub shards: Option<usize>,
+}
 
 /// One shard's output file.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
@@ -17,7 +29,7 @@ pub struct ShardFile {
     pub index: usize,
     pub count: usize,
     /// (position in the plan's item list, item, result, seconds)
-    pub results: Vec<(usize, Item, ItemResult, f64)>,
+    pub results: Vec<(usize, WorkItem, Value, f64)>,
     pub machine: Machine,
 }
 
@@ -44,7 +56,7 @@ pub fn write_shard(out: &Path, file: &ShardFile) -> Result<PathBuf> {
 
 /// Reads every `shard-*-of-*.json` under `dirs`, checks they belong to one plan and cover every
 /// item exactly once, and returns the plan, items and results in plan order.
-pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<Item>, Timed, usize)> {
+pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<WorkItem>, Timed, usize)> {
     let bad = |problem: String| Error::Invalid {
         what: "shards",
         problem,
@@ -68,8 +80,8 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<Item>, Timed, usize)> {
         .first()
         .ok_or_else(|| bad(format!("no shard-*.json files in {dirs:?}")))?;
     let (plan, count) = (first.plan.clone(), first.count);
-    let items = plan.items();
-    let mut slots: Vec<Option<(ItemResult, f64)>> = vec![None; items.len()];
+    let items = plan.items()?;
+    let mut slots: Vec<Option<(Value, f64)>> = vec![None; items.len()];
     for f in &files {
         if f.plan != plan || f.count != count {
             return Err(bad(format!(
@@ -112,33 +124,25 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<Item>, Timed, usize)> {
 }
 
 /// Positions (in the plan's order) of shard `index` of `count`.
-pub fn shard_positions(plan: &Plan, index: usize, count: usize) -> Vec<usize> {
-    (0..plan.items().len())
+pub fn shard_positions(plan: &Plan, index: usize, count: usize) -> Result<Vec<usize>> {
+    Ok((0..plan.items()?.len())
         .filter(|i| i % count == index)
-        .collect()
-}
-
-/// Parts named in a comma-separated `--only` list.
-pub fn parse_parts(s: &str) -> Result<Vec<Part>> {
-    let mut v: Vec<Part> = s.split(',').map(Part::from_name).collect::<Result<_>>()?;
-    v.sort();
-    v.dedup();
-    Ok(v)
+        .collect())
 }
 
 /// Runs every item of `plan` (all, or shard `index` of `count`) on `data`.
 pub fn run_items(
     plan: &Plan,
-    data: &Mnist,
+    data: &Splits,
     shard: Option<(usize, usize)>,
-    done: &(dyn Fn(&Item) + Sync),
-) -> Result<(Vec<usize>, Vec<Item>, Timed)> {
-    let all = plan.items();
+    done: &(dyn Fn(&WorkItem) + Sync),
+) -> Result<(Vec<usize>, Vec<WorkItem>, Timed)> {
+    let all = plan.items()?;
     let positions: Vec<usize> = match shard {
-        Some((i, n)) => shard_positions(plan, i, n),
+        Some((i, n)) => shard_positions(plan, i, n)?,
         None => (0..all.len()).collect(),
     };
-    let items: Vec<Item> = positions.iter().map(|&p| all[p].clone()).collect();
+    let items: Vec<WorkItem> = positions.iter().map(|&p| all[p].clone()).collect();
     let results = plan.run(&items, data, done)?;
     Ok((positions, items, results))
 }

@@ -1,0 +1,151 @@
+//! What a run computes: the settings, the selected parts, and their work items in a fixed
+//! order (shards slice that order).
+
+use super::experiment::{Context, Part};
+use crate::data::Splits;
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+/// How much work each part does.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Settings {
+    pub base_seed: u64,
+    /// Seeds per network for accuracy versus depth.
+    pub accuracy_seeds: usize,
+    pub accuracy_epochs: usize,
+    /// Seeds per depth for the initial speeds.
+    pub speed_seeds: usize,
+    /// Full-batch iterations of the learning-speed curves.
+    pub curve_iterations: usize,
+    pub better98_epochs: usize,
+    /// Seeds per configuration of the beyond-the-book sweep, and its deepest net.
+    pub sweep_seeds: usize,
+    pub sweep_max_depth: usize,
+    /// Images in the chapter's fixed batch.
+    pub batch_images: usize,
+}
+
+impl Settings {
+    /// The full reproduction.
+    pub fn full(base_seed: u64) -> Settings {
+        Settings {
+            base_seed,
+            accuracy_seeds: 10,
+            accuracy_epochs: crate::book::ACCURACY_EPOCHS,
+            speed_seeds: 50,
+            curve_iterations: crate::book::CURVE_ITERATIONS,
+            better98_epochs: crate::book::BETTER_98_EPOCHS,
+            sweep_seeds: 10,
+            sweep_max_depth: 10,
+            batch_images: crate::book::BATCH_IMAGES,
+        }
+    }
+
+    /// `--quick`: the same code paths on less work (for CI).
+    pub fn quick(base_seed: u64) -> Settings {
+        Settings {
+            base_seed,
+            accuracy_seeds: 2,
+            accuracy_epochs: 2,
+            speed_seeds: 10,
+            curve_iterations: 40,
+            better98_epochs: 2,
+            sweep_seeds: 3,
+            sweep_max_depth: 6,
+            batch_images: crate::book::BATCH_IMAGES,
+        }
+    }
+
+    /// `n` consecutive seeds from the base seed.
+    pub fn seeds(&self, n: usize) -> impl Iterator<Item = u64> + use<> {
+        let base = self.base_seed;
+        (0..n as u64).map(move |i| base + i)
+    }
+}
+
+/// One unit of work: the part it belongs to and the part's own description of the item.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WorkItem {
+    pub part: String,
+    pub item: Value,
+}
+
+/// The work of one run: the selected parts (by name, in [`super::PARTS`] order) and settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    pub settings: Settings,
+    pub parts: Vec<String>,
+}
+
+impl Plan {
+    /// Every part, in report order.
+    pub fn all(settings: Settings) -> Plan {
+        Plan {
+            settings,
+            parts: super::PARTS.iter().map(|p| p.name().to_string()).collect(),
+        }
+    }
+
+    /// Every item, in a fixed order (shards slice this order).
+    pub fn items(&self) -> Result<Vec<WorkItem>> {
+        let mut v = Vec::new();
+        for name in &self.parts {
+            let part = super::part(name)?;
+            v.extend(
+                part.item_values(&self.settings)?
+                    .into_iter()
+                    .map(|item| WorkItem {
+                        part: name.clone(),
+                        item,
+                    }),
+            );
+        }
+        Ok(v)
+    }
+
+    /// Runs items in parallel (each on one thread, so results do not depend on the thread
+    /// count) and returns their outputs, with the seconds each took, in the items' order.
+    /// `done` is called per finished item.
+    pub fn run(
+        &self,
+        items: &[WorkItem],
+        data: &Splits,
+        done: &(dyn Fn(&WorkItem) + Sync),
+    ) -> Result<Vec<(Value, f64)>> {
+        use rayon::prelude::*;
+        let parts: Vec<&dyn Part> = items
+            .iter()
+            .map(|i| super::part(&i.part))
+            .collect::<Result<_>>()?;
+        let cost = |i: usize| parts[i].item_cost(&items[i].item, &self.settings);
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&a, &b| cost(b).total_cmp(&cost(a)));
+        let ctx = Context {
+            settings: &self.settings,
+            data,
+        };
+        let results: Vec<(usize, Result<Value>, f64)> = order
+            .par_iter()
+            .with_max_len(1)
+            .map(|&i| {
+                let t = std::time::Instant::now();
+                let r = parts[i].run_value(&items[i].item, &ctx);
+                done(&items[i]);
+                (i, r, t.elapsed().as_secs_f64())
+            })
+            .collect();
+        let mut slots: Vec<Option<(Value, f64)>> = vec![None; items.len()];
+        for (i, r, secs) in results {
+            slots[i] = Some((r?, secs));
+        }
+        slots
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| Error::Invalid {
+                    what: "run",
+                    problem: "an item produced no result".into(),
+                })
+            })
+            .collect()
+    }
+}
