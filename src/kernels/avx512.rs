@@ -133,13 +133,16 @@ unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
     let f = ElementFn::ALL[F as usize];
     // SAFETY: full vectors stay below n; masked accesses touch only lanes < n.
     unsafe {
-        // A masked first vector up to the next 64-byte boundary of `x`, so the main loop's
-        // loads never straddle two cache lines: on a 16-byte-aligned 4096-float input that
-        // straddling cost 3-4 % of the whole pass (Emerald Rapids). Elements are independent,
-        // so the grouping changes no bits.
-        let mut i = (x as usize).wrapping_neg() % 64 / 4;
+        // Long inputs: a masked first vector up to the next 64-byte boundary of `x`, so the
+        // main loop's loads never straddle two cache lines: on a 16-byte-aligned 4096-float
+        // input that straddling cost 3-4 % of the whole pass (Emerald Rapids). Elements are
+        // independent, so the grouping changes no bits.
+        let mut i = if n >= ALIGN_PEEL_MIN {
+            (x as usize).wrapping_neg() % 64 / 4
+        } else {
+            0
+        };
         if i > 0 {
-            i = i.min(n);
             let m: __mmask16 = (1u16 << i) - 1;
             let v = element(f, _mm512_maskz_loadu_ps(m, x));
             _mm512_mask_storeu_ps(y, m, v);
