@@ -117,9 +117,11 @@ impl Plan {
             .iter()
             .map(|i| super::part(&i.part))
             .collect::<Result<_>>()?;
-        let cost = |i: usize| parts[i].item_cost(&items[i].item, &self.settings);
+        let costs: Vec<f64> = (0..items.len())
+            .map(|i| parts[i].item_cost(&items[i].item, &self.settings))
+            .collect();
         let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_by(|&a, &b| cost(b).total_cmp(&cost(a)));
+        order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
         let ctx = Context {
             settings: &self.settings,
             data,
