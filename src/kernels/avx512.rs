@@ -1,5 +1,6 @@
-//! x86-64 AVX-512F activation kernels: the same method and constants as `avx2.rs` on 16-lane
-//! vectors, with masked loads and stores for the tails. Only reached through an
+//! x86-64 AVX-512F activation kernels: the vector operations of the shared kernels
+//! ([`super::elementwise`]) on 16-lane vectors, with k-masked loads and stores for the tails,
+//! their `#[target_feature]` wrappers, and the FMA peak probe. Only reached through an
 //! [`crate::isa::Isa::Avx512`] that was checked against the CPU. (The GEMM microkernel of this
 //! family is in `avx512_gemm.rs`.)
 //!
@@ -7,108 +8,164 @@
 //! arithmetic but half the instructions per element: the AVX2 sigmoid is limited by issue, not
 //! by its FMA pipes, and runs about 1.6x faster here.
 
-use super::math::*;
+use super::elementwise::{self, Simd};
+use super::math::{Activation, ElementFn};
 use core::arch::x86_64::*;
 
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn or_bits(x: __m512, m: i32) -> __m512 {
-    _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_castps_si512(x),
-        _mm512_set1_epi32(m),
-    ))
+/// The AVX-512F family's vector operations for the activation kernels.
+pub struct Avx512;
+
+/// `x`'s bits or-ed with `m` in every lane (AVX-512F has the integer `or`; the float one needs
+/// AVX-512DQ).
+#[inline(always)]
+unsafe fn or_bits(x: __m512, m: __m512i) -> __m512 {
+    // SAFETY: called only inside the AVX-512 wrappers (see the impl below).
+    unsafe { _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), m)) }
 }
 
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn abs(x: __m512) -> __m512 {
-    _mm512_castsi512_ps(_mm512_and_si512(
-        _mm512_castps_si512(x),
-        _mm512_set1_epi32(i32::MAX),
-    ))
-}
-
-/// `2^K * exp(z)` (see the AVX2 twin): 0 where it would be subnormal, NaN stays NaN.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn exp_scaled<const K: i32>(z: __m512) -> __m512 {
-    let magic = _mm512_set1_ps(ROUND_MAGIC + K as f32);
-    let biased = _mm512_fmadd_ps(z, _mm512_set1_ps(LOG2E), magic);
-    let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(biased)));
-    let n = _mm512_sub_ps(biased, magic);
-    let t = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), z);
-    let t = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), t);
-    let mut p = _mm512_fmadd_ps(_mm512_set1_ps(EXP_C5), t, _mm512_set1_ps(EXP_C4));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(EXP_C3));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(EXP_C2));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(EXP_C1));
-    let e = _mm512_fmadd_ps(_mm512_mul_ps(scale, t), p, scale);
-    let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(
-        z,
-        _mm512_set1_ps(EXP_MIN_NORMAL_ARG - K as f32 * std::f32::consts::LN_2),
-    );
-    _mm512_maskz_mov_ps(!tiny, e)
-}
-
-/// sigma(-|x|) = e/(1+e), e = exp(-|x|).
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn sigmoid_small_side(x: __m512) -> __m512 {
-    let e = exp_scaled::<0>(or_bits(x, i32::MIN));
-    _mm512_div_ps(e, _mm512_add_ps(_mm512_set1_ps(1.0), e))
-}
-
-/// sigma(x) and sigma'(x) from one exp.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn sigmoid_and_prime(x: __m512) -> (__m512, __m512) {
-    let s = sigmoid_small_side(x);
-    let one_minus = _mm512_sub_ps(_mm512_set1_ps(1.0), s);
-    let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_setzero_ps());
-    (
-        _mm512_mask_mov_ps(s, pos, one_minus),
-        _mm512_mul_ps(s, one_minus),
-    )
-}
-
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn element(f: ElementFn, x: __m512) -> __m512 {
-    let one = _mm512_set1_ps(1.0);
-    match f {
-        ElementFn::Sigmoid => sigmoid_and_prime(x).0,
-        ElementFn::SigmoidPrime => sigmoid_and_prime(x).1,
-        ElementFn::Tanh => {
-            let a = abs(x);
-            let sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(i32::MIN));
-            let e = exp_scaled::<0>(_mm512_mul_ps(_mm512_set1_ps(-2.0), a));
-            let big = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
-            let s = _mm512_mul_ps(a, a);
-            let mut p = _mm512_fmadd_ps(_mm512_set1_ps(TANH_T0), s, _mm512_set1_ps(TANH_T1));
-            p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(TANH_T2));
-            p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(TANH_T3));
-            p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(TANH_T4));
-            let small = _mm512_fmadd_ps(_mm512_mul_ps(a, s), p, a);
-            let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(TANH_SMALL));
-            let t = _mm512_mask_mov_ps(big, is_small, small);
-            _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign))
-        }
-        ElementFn::TanhPrime => {
-            let r = exp_scaled::<2>(_mm512_mul_ps(_mm512_set1_ps(-2.0), abs(x)));
-            let d = _mm512_fmadd_ps(_mm512_set1_ps(0.25), r, one);
-            _mm512_div_ps(r, _mm512_mul_ps(d, d))
-        }
-        // max(0, x) returns x when x is NaN (the second operand wins on NaN).
-        ElementFn::Relu => _mm512_max_ps(_mm512_setzero_ps(), x),
-        ElementFn::ReluPrime => {
-            let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_setzero_ps());
-            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-            _mm512_mask_mov_ps(_mm512_maskz_mov_ps(pos, one), nan, x)
-        }
+/// `x`'s bits and-ed with `m` in every lane.
+#[inline(always)]
+unsafe fn and_bits(x: __m512, m: i32) -> __m512 {
+    // SAFETY: called only inside the AVX-512 wrappers (see the impl below).
+    unsafe {
+        _mm512_castsi512_ps(_mm512_and_si512(
+            _mm512_castps_si512(x),
+            _mm512_set1_epi32(m),
+        ))
     }
 }
 
-/// `y[i] = f(x[i])` for `i < n`; the tail through masked loads and stores (no access past `n`).
+// SAFETY (every method): the trait's contract: only called from inside the
+// `#[target_feature(enable = "avx512f")]` wrappers below, which are only reached for a CPU
+// that was checked to have AVX-512F.
+impl Simd for Avx512 {
+    type V = __m512;
+    type M = __mmask16;
+    const LANES: usize = 16;
+    const UNROLL: usize = 2;
+    const CHEAP_MASKS: bool = true;
+    const PEEL: bool = true;
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: see the impl; 16 floats at `p` are readable (caller).
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: see the impl; 16 floats at `p` are writable (caller).
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> __m512 {
+        // SAFETY: see the impl; masked-off lanes are not read (no fault).
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_first(p: *mut f32, v: __m512, n: usize) {
+        // SAFETY: see the impl; masked-off lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn div(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_div_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_fnmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn lt(a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn gt(a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn is_nan(a: __m512) -> __mmask16 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a) }
+    }
+    #[inline(always)]
+    unsafe fn select(m: __mmask16, t: __m512, f: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_mask_mov_ps(f, m, t) }
+    }
+    #[inline(always)]
+    unsafe fn zero_where(m: __mmask16, v: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_maskz_mov_ps(!m, v) }
+    }
+    #[inline(always)]
+    unsafe fn one_where(m: __mmask16) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_maskz_mov_ps(m, _mm512_set1_ps(1.0)) }
+    }
+    #[inline(always)]
+    unsafe fn by_sign(x: __m512, neg: __m512, pos: __m512) -> __m512 {
+        // Reading the sign bits into a mask needs AVX-512DQ; a compare does it with F alone.
+        // SAFETY: see the impl.
+        unsafe { _mm512_mask_mov_ps(neg, Self::gt(x, _mm512_setzero_ps()), pos) }
+    }
+    #[inline(always)]
+    unsafe fn or(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { or_bits(a, _mm512_castps_si512(b)) }
+    }
+    #[inline(always)]
+    unsafe fn sign(x: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { and_bits(x, i32::MIN) }
+    }
+    #[inline(always)]
+    unsafe fn abs(x: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { and_bits(x, i32::MAX) }
+    }
+    #[inline(always)]
+    unsafe fn shl23(x: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(x))) }
+    }
+    #[inline(always)]
+    unsafe fn relu(x: __m512) -> __m512 {
+        // max(0, x) returns x when x is NaN (the second operand wins on NaN).
+        // SAFETY: see the impl.
+        unsafe { _mm512_max_ps(_mm512_setzero_ps(), x) }
+    }
+}
+
+/// `y[i] = f(x[i])` for `i < n` ([`elementwise::map`] on 16-lane vectors, masked tails).
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `x` readable and `y` writable for `n` floats; `x == y` (in
@@ -130,45 +187,11 @@ pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
 
 #[target_feature(enable = "avx512f")]
 unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
-    let f = ElementFn::ALL[F as usize];
-    // SAFETY: full vectors stay below n; masked accesses touch only lanes < n.
-    unsafe {
-        // Long inputs: a masked first vector up to the next 64-byte boundary of `x`, so the
-        // main loop's loads never straddle two cache lines: on a 16-byte-aligned 4096-float
-        // input that straddling cost 3-4 % of the whole pass (Emerald Rapids). Elements are
-        // independent, so the grouping changes no bits.
-        let mut i = if n >= ALIGN_PEEL_MIN {
-            (x as usize).wrapping_neg() % 64 / 4
-        } else {
-            0
-        };
-        if i > 0 {
-            let m: __mmask16 = (1u16 << i) - 1;
-            let v = element(f, _mm512_maskz_loadu_ps(m, x));
-            _mm512_mask_storeu_ps(y, m, v);
-        }
-        while i + 32 <= n {
-            let a = element(f, _mm512_loadu_ps(x.add(i)));
-            let b = element(f, _mm512_loadu_ps(x.add(i + 16)));
-            _mm512_storeu_ps(y.add(i), a);
-            _mm512_storeu_ps(y.add(i + 16), b);
-            i += 32;
-        }
-        while i < n {
-            let m: __mmask16 = if n - i >= 16 {
-                0xFFFF
-            } else {
-                (1u16 << (n - i)) - 1
-            };
-            let v = element(f, _mm512_maskz_loadu_ps(m, x.add(i)));
-            _mm512_mask_storeu_ps(y.add(i), m, v);
-            i += 16;
-        }
-    }
+    // SAFETY: AVX-512F is enabled here (the caller checked the CPU); pointers as `map`.
+    unsafe { elementwise::map::<Avx512>(ElementFn::ALL[F as usize], x, y, n) }
 }
 
-/// Fused layer epilogue over one row (see the AVX2 twin): activation in place of `z + bias`,
-/// derivative into `deriv`.
+/// Fused layer epilogue over one row ([`elementwise::bias_act_row`] on 16-lane vectors).
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `z`, `bias`, `deriv` valid for `n` floats, `deriv` not
@@ -181,31 +204,8 @@ pub unsafe fn bias_act_row(
     deriv: *mut f32,
     n: usize,
 ) {
-    let mut i = 0;
-    // SAFETY: masked accesses touch only lanes < n.
-    unsafe {
-        while i < n {
-            let m: __mmask16 = if n - i >= 16 {
-                0xFFFF
-            } else {
-                (1u16 << (n - i)) - 1
-            };
-            let zz = _mm512_add_ps(
-                _mm512_maskz_loadu_ps(m, z.add(i)),
-                _mm512_maskz_loadu_ps(m, bias.add(i)),
-            );
-            let (a, d) = match act {
-                Activation::Sigmoid => sigmoid_and_prime(zz),
-                _ => (
-                    element(act.value_fn(), zz),
-                    element(act.derivative_fn(), zz),
-                ),
-            };
-            _mm512_mask_storeu_ps(z.add(i), m, a);
-            _mm512_mask_storeu_ps(deriv.add(i), m, d);
-            i += 16;
-        }
-    }
+    // SAFETY: AVX-512F is enabled here; pointers as documented.
+    unsafe { elementwise::bias_act_row::<Avx512>(act, z, bias, deriv, n) }
 }
 
 /// Runs `iters` (rounded up to a multiple of 64) rounds of 12 independent 16-lane FMAs (384

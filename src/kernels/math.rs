@@ -2,11 +2,6 @@
 //! [`crate::activation`]; each ISA file implements it with these exact constants.
 
 /// log2(e), to turn `exp(z)` into `2^(z*log2(e))`.
-/// Below this many elements the SIMD map kernels do not peel up to an aligned input: the peel
-/// costs up to one extra vector, and avoiding split loads gains 3-4 % of the pass, which only
-/// pays for itself over a few dozen vectors. Short rows (the trainer's 10 and 30) skip it.
-pub const ALIGN_PEEL_MIN: usize = 512;
-
 pub const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// `1.5 * 2^23 + 127`: adding it to a float in (-2^22, 2^22) rounds to the nearest integer n
 /// (ties to even) and leaves `n + 127` (the biased exponent of 2^n) in the low mantissa bits, so

@@ -41,6 +41,8 @@ pub mod avx2_gemm;
 pub mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512_gemm;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub mod elementwise;
 pub mod math;
 pub mod microkernel;
 #[cfg(target_arch = "aarch64")]

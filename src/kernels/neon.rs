@@ -1,13 +1,12 @@
-//! aarch64 NEON (Advanced SIMD) kernels for activations and the FMA peak probe (the GEMM
-//! microkernel is in [`super::neon_gemm`]). NEON is part of the aarch64 baseline, so these need
-//! no `#[target_feature]`; they are still only reached through an [`crate::isa::Isa::Neon`]
-//! that was checked against the CPU, like every other family.
-//!
-//! The method is the one every family shares (see [`crate::activation`]): the same operations
-//! in the same order, fused multiply-adds where the others fuse, so NEON gives the scalar
-//! family's bits for every input.
+//! aarch64 NEON (Advanced SIMD) activation kernels: the vector operations of the shared kernels
+//! ([`super::elementwise`]) on 4-lane vectors, and the FMA peak probe (the GEMM microkernel is
+//! in [`super::neon_gemm`]). NEON is part of the aarch64 baseline, so these need no
+//! `#[target_feature]`; they are still only reached through an [`crate::isa::Isa::Neon`] that
+//! was checked against the CPU, like every other family. Same operations in the same order as
+//! every family, so NEON gives the scalar family's bits for every input.
 
-use super::math::*;
+use super::elementwise::{self, Simd};
+use super::math::{Activation, ElementFn};
 use core::arch::aarch64::*;
 
 /// Floats per q register.
@@ -53,153 +52,164 @@ fn float(x: uint32x4_t) -> float32x4_t {
     unsafe { vreinterpretq_f32_u32(x) }
 }
 
-#[inline(always)]
-fn splat(x: f32) -> float32x4_t {
-    // SAFETY: register-only intrinsic; NEON is baseline on aarch64.
-    unsafe { vdupq_n_f32(x) }
-}
+/// The NEON family's vector operations for the activation kernels.
+pub struct Neon;
 
-/// `a*b + c`, rounded once (the x86 families' `fmadd`).
-#[inline(always)]
-fn fmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-    // SAFETY: register-only intrinsic.
-    unsafe { vfmaq_f32(c, a, b) }
-}
+// SAFETY (every method): NEON is baseline on aarch64 and these are only reached through an
+// `Isa::Neon` checked against the CPU; pointer methods touch only the lanes documented in
+// the trait, which the caller guarantees are valid.
+impl Simd for Neon {
+    type V = float32x4_t;
+    type M = uint32x4_t;
+    const LANES: usize = LANES;
+    // Four independent vectors per iteration: each one is a long dependency chain.
+    const UNROLL: usize = 4;
+    // 16-byte vectors: an unaligned load rarely splits a line, and NEON handles it cheaply.
+    const CHEAP_MASKS: bool = false;
+    const PEEL: bool = false;
 
-/// `c - a*b`, rounded once (the x86 families' `fnmadd`).
-#[inline(always)]
-fn fnmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-    // SAFETY: register-only intrinsic.
-    unsafe { vfmsq_f32(c, a, b) }
-}
-
-/// `2^K * exp(z)` for `z <= 0`, the scale folded into the exponent field; 0 where the result
-/// would be subnormal; NaN stays NaN.
-#[inline(always)]
-fn exp_scaled<const K: i32>(z: float32x4_t) -> float32x4_t {
-    // SAFETY (whole body): register-only intrinsics.
-    unsafe {
-        let magic = splat(ROUND_MAGIC + K as f32);
-        // n = round(z*log2 e); the low bits of `biased` hold n + 127 + K, so shifted left by
-        // 23 they are 2^(n+K).
-        let biased = fmadd(z, splat(LOG2E), magic);
-        let scale = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vreinterpretq_s32_f32(biased)));
-        let n = vsubq_f32(biased, magic);
-        let t = fnmadd(n, splat(LN2_HI), z);
-        let t = fnmadd(n, splat(LN2_LO), t);
-        let mut p = fmadd(splat(EXP_C5), t, splat(EXP_C4));
-        p = fmadd(p, t, splat(EXP_C3));
-        p = fmadd(p, t, splat(EXP_C2));
-        p = fmadd(p, t, splat(EXP_C1));
-        let e = fmadd(vmulq_f32(scale, t), p, scale);
-        let tiny = vcltq_f32(
-            z,
-            splat(EXP_MIN_NORMAL_ARG - K as f32 * std::f32::consts::LN_2),
-        );
-        float(vbicq_u32(bits(e), tiny))
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vdupq_n_f32(x) }
     }
-}
-
-#[inline(always)]
-fn exp_nonpos(z: float32x4_t) -> float32x4_t {
-    exp_scaled::<0>(z)
-}
-
-const SIGN: u32 = 0x8000_0000;
-
-/// Lanes whose sign bit is set (negative numbers, -0 and negative NaNs).
-#[inline(always)]
-fn sign_set(x: float32x4_t) -> uint32x4_t {
-    // SAFETY: register-only intrinsics.
-    unsafe { vreinterpretq_u32_s32(vshrq_n_s32::<31>(vreinterpretq_s32_f32(x))) }
-}
-
-/// sigma(-|x|) = e/(1+e).
-#[inline(always)]
-fn sigmoid_small_side(x: float32x4_t) -> float32x4_t {
-    // SAFETY: register-only intrinsics.
-    unsafe {
-        let e = exp_nonpos(float(vorrq_u32(bits(x), vdupq_n_u32(SIGN))));
-        vdivq_f32(e, vaddq_f32(splat(1.0), e))
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> float32x4_t {
+        // SAFETY: see the impl; 4 floats at `p` are readable.
+        unsafe { vld1q_f32(p) }
     }
-}
-
-/// sigma(x) and sigma'(x) from one exp.
-#[inline(always)]
-fn sigmoid_and_prime(x: float32x4_t) -> (float32x4_t, float32x4_t) {
-    // SAFETY: register-only intrinsics.
-    unsafe {
-        let s = sigmoid_small_side(x);
-        let one_minus = vsubq_f32(splat(1.0), s);
-        // s where the sign bit is set, 1 - s otherwise (the x86 families' blend on the sign).
-        (
-            vbslq_f32(sign_set(x), s, one_minus),
-            vmulq_f32(s, one_minus),
-        )
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: float32x4_t) {
+        // SAFETY: see the impl; 4 floats at `p` are writable.
+        unsafe { vst1q_f32(p, v) }
     }
-}
-
-#[inline(always)]
-fn element(f: ElementFn, x: float32x4_t) -> float32x4_t {
-    let one = splat(1.0);
-    // SAFETY: register-only intrinsics.
-    unsafe {
-        match f {
-            ElementFn::Sigmoid => sigmoid_and_prime(x).0,
-            ElementFn::SigmoidPrime => {
-                let s = sigmoid_small_side(x);
-                vmulq_f32(s, vsubq_f32(one, s))
-            }
-            ElementFn::Tanh => {
-                let a = vabsq_f32(x);
-                let sign = vandq_u32(bits(x), vdupq_n_u32(SIGN));
-                let e = exp_nonpos(vmulq_f32(splat(-2.0), a));
-                let big = vdivq_f32(vsubq_f32(one, e), vaddq_f32(one, e));
-                let s = vmulq_f32(a, a);
-                let mut p = splat(TANH_T0);
-                p = fmadd(p, s, splat(TANH_T1));
-                p = fmadd(p, s, splat(TANH_T2));
-                p = fmadd(p, s, splat(TANH_T3));
-                p = fmadd(p, s, splat(TANH_T4));
-                let small = fmadd(vmulq_f32(a, s), p, a);
-                let is_small = vcltq_f32(a, splat(TANH_SMALL));
-                float(vorrq_u32(bits(vbslq_f32(is_small, small, big)), sign))
-            }
-            ElementFn::TanhPrime => {
-                let r = exp_scaled::<2>(vmulq_f32(splat(-2.0), vabsq_f32(x)));
-                let d = fmadd(splat(0.25), r, one);
-                vdivq_f32(r, vmulq_f32(d, d))
-            }
-            // x where x > 0 or x is NaN, else +0 (as the scalar family).
-            ElementFn::Relu => {
-                let nan = vmvnq_u32(vceqq_f32(x, x));
-                let keep = vorrq_u32(vcgtq_f32(x, splat(0.0)), nan);
-                vbslq_f32(keep, x, splat(0.0))
-            }
-            ElementFn::ReluPrime => {
-                let nan = vmvnq_u32(vceqq_f32(x, x));
-                let d = float(vandq_u32(vcgtq_f32(x, splat(0.0)), bits(one)));
-                vbslq_f32(nan, x, d)
-            }
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> float32x4_t {
+        // NEON has no masked load: through a zeroed stack buffer.
+        let mut buf = [0.0f32; LANES];
+        // SAFETY: see the impl; `n < 4` floats at `p` are readable and fit in `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            vld1q_f32(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_first(p: *mut f32, v: float32x4_t, n: usize) {
+        let mut buf = [0.0f32; LANES];
+        // SAFETY: see the impl; `n < 4` floats at `p` are writable.
+        unsafe {
+            vst1q_f32(buf.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vaddq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vsubq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vmulq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vdivq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vfmaq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vfmsq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn lt(a: float32x4_t, b: float32x4_t) -> uint32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vcltq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn gt(a: float32x4_t, b: float32x4_t) -> uint32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vcgtq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn is_nan(a: float32x4_t) -> uint32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vmvnq_u32(vceqq_f32(a, a)) }
+    }
+    #[inline(always)]
+    unsafe fn select(m: uint32x4_t, t: float32x4_t, f: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vbslq_f32(m, t, f) }
+    }
+    #[inline(always)]
+    unsafe fn zero_where(m: uint32x4_t, v: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { float(vbicq_u32(bits(v), m)) }
+    }
+    #[inline(always)]
+    unsafe fn one_where(m: uint32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { float(vandq_u32(m, bits(vdupq_n_f32(1.0)))) }
+    }
+    #[inline(always)]
+    unsafe fn by_sign(x: float32x4_t, neg: float32x4_t, pos: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe {
+            // All ones where the sign bit is set (negative numbers, -0, negative NaNs).
+            let sign_set = vreinterpretq_u32_s32(vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)));
+            vbslq_f32(sign_set, neg, pos)
+        }
+    }
+    #[inline(always)]
+    unsafe fn or(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { float(vorrq_u32(bits(a), bits(b))) }
+    }
+    #[inline(always)]
+    unsafe fn sign(x: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { float(vandq_u32(bits(x), vdupq_n_u32(0x8000_0000))) }
+    }
+    #[inline(always)]
+    unsafe fn abs(x: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vabsq_f32(x) }
+    }
+    #[inline(always)]
+    unsafe fn shl23(x: float32x4_t) -> float32x4_t {
+        // SAFETY: see the impl.
+        unsafe { vreinterpretq_f32_s32(vshlq_n_s32::<23>(vreinterpretq_s32_f32(x))) }
+    }
+    #[inline(always)]
+    unsafe fn relu(x: float32x4_t) -> float32x4_t {
+        // x where x > 0 or x is NaN, else +0 (as the scalar family; `fmax` would give 0 for
+        // NaN).
+        // SAFETY: see the impl.
+        unsafe {
+            let keep = vorrq_u32(vcgtq_f32(x, vdupq_n_f32(0.0)), Self::is_nan(x));
+            vbslq_f32(keep, x, vdupq_n_f32(0.0))
         }
     }
 }
 
-#[inline(always)]
-fn act_and_prime(act: Activation, z: float32x4_t) -> (float32x4_t, float32x4_t) {
-    match act {
-        Activation::Sigmoid => sigmoid_and_prime(z),
-        _ => (element(act.value_fn(), z), element(act.derivative_fn(), z)),
-    }
-}
-
-/// `y[i] = f(x[i])` for `i < n`, 16 elements per iteration, the tail through a padded stack
-/// buffer (so no lane reads or writes past `n`).
+/// `y[i] = f(x[i])` for `i < n` ([`elementwise::map`] on 4-lane vectors).
 ///
 /// # Safety
 /// NEON available; `x` readable and `y` writable for `n` floats; `x == y` (in place) is
 /// allowed, any other overlap is not.
 pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
+    // One monomorphised loop per function, so no dispatch runs per vector.
     // SAFETY: forwarded contract.
     unsafe {
         match f {
@@ -214,39 +224,11 @@ pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
 }
 
 unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
-    let f = ElementFn::ALL[F as usize];
-    let mut i = 0;
-    // SAFETY: every access is at an index < n (loop bounds), or in the stack buffer.
-    unsafe {
-        // Four independent vectors per iteration: each one is a long dependency chain.
-        while i + 16 <= n {
-            let a = element(f, vld1q_f32(x.add(i)));
-            let b = element(f, vld1q_f32(x.add(i + 4)));
-            let c = element(f, vld1q_f32(x.add(i + 8)));
-            let d = element(f, vld1q_f32(x.add(i + 12)));
-            vst1q_f32(y.add(i), a);
-            vst1q_f32(y.add(i + 4), b);
-            vst1q_f32(y.add(i + 8), c);
-            vst1q_f32(y.add(i + 12), d);
-            i += 16;
-        }
-        while i + LANES <= n {
-            vst1q_f32(y.add(i), element(f, vld1q_f32(x.add(i))));
-            i += LANES;
-        }
-        if i < n {
-            let len = n - i;
-            let mut buf = [0.0f32; LANES];
-            std::ptr::copy_nonoverlapping(x.add(i), buf.as_mut_ptr(), len);
-            let v = element(f, vld1q_f32(buf.as_ptr()));
-            vst1q_f32(buf.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), y.add(i), len);
-        }
-    }
+    // SAFETY: NEON is baseline; pointers as `map`.
+    unsafe { elementwise::map::<Neon>(ElementFn::ALL[F as usize], x, y, n) }
 }
 
-/// Fused layer epilogue over one row: pre-activation `z + bias`; writes the activation in place
-/// of `z` and the derivative to `deriv`, sharing one exp between the two for sigmoid.
+/// Fused layer epilogue over one row ([`elementwise::bias_act_row`] on 4-lane vectors).
 ///
 /// # Safety
 /// NEON available; `z`, `bias`, `deriv` valid for `n` floats, `deriv` not overlapping the
@@ -258,29 +240,6 @@ pub unsafe fn bias_act_row(
     deriv: *mut f32,
     n: usize,
 ) {
-    let mut i = 0;
-    // SAFETY: every access is at an index < n, or in the stack buffers.
-    unsafe {
-        while i + LANES <= n {
-            let zz = vaddq_f32(vld1q_f32(z.add(i)), vld1q_f32(bias.add(i)));
-            let (a, d) = act_and_prime(act, zz);
-            vst1q_f32(z.add(i), a);
-            vst1q_f32(deriv.add(i), d);
-            i += LANES;
-        }
-        if i < n {
-            let len = n - i;
-            let (mut zb, mut bb) = ([0.0f32; LANES], [0.0f32; LANES]);
-            std::ptr::copy_nonoverlapping(z.add(i), zb.as_mut_ptr(), len);
-            std::ptr::copy_nonoverlapping(bias.add(i), bb.as_mut_ptr(), len);
-            let (a, d) = act_and_prime(
-                act,
-                vaddq_f32(vld1q_f32(zb.as_ptr()), vld1q_f32(bb.as_ptr())),
-            );
-            vst1q_f32(zb.as_mut_ptr(), a);
-            vst1q_f32(bb.as_mut_ptr(), d);
-            std::ptr::copy_nonoverlapping(zb.as_ptr(), z.add(i), len);
-            std::ptr::copy_nonoverlapping(bb.as_ptr(), deriv.add(i), len);
-        }
-    }
+    // SAFETY: NEON is baseline; pointers as documented.
+    unsafe { elementwise::bias_act_row::<Neon>(act, z, bias, deriv, n) }
 }

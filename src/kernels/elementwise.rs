@@ -1,0 +1,283 @@
+//! The SIMD activation kernels, written once for every vector width: the method of
+//! [`crate::activation`] (exp by range reduction and a degree-5 polynomial, sigmoid on the
+//! non-positive side, tanh with its small-argument polynomial, ReLU), the map loop and the
+//! fused bias + activation row.
+//!
+//! A family supplies only its vector operations ([`Simd`]: about twenty one-line intrinsics)
+//! and `#[target_feature]` wrappers, in its own file (`avx2.rs`, `avx512.rs`, `neon.rs`).
+//! Everything here is `#[inline(always)]`, so it is compiled inside the family's wrapper with
+//! that family's instructions; nothing here runs on its own. Every family performs the same
+//! operations in the same order (fused multiply-adds included) as the scalar family, so all
+//! give the same bits for every input.
+
+use super::math::*;
+
+/// Below this many elements the map kernels do not peel up to an aligned input: the peel
+/// costs up to one extra vector, and avoiding split loads gains 3-4 % of the pass, which only
+/// pays for itself over a few dozen vectors. Short rows (the trainer's 10 and 30) skip it.
+pub const ALIGN_PEEL_MIN: usize = 512;
+
+/// The vector operations the activation kernels need, implemented once per SIMD family.
+///
+/// # Safety (every method)
+/// The CPU must have the family's ISA: these are only called from inside the family's
+/// `#[target_feature]` wrappers, which are only reached through an [`crate::isa::Isa`] that
+/// was checked against the CPU. Pointer arguments must be readable (loads) or writable
+/// (stores) for the lanes the method touches.
+pub(crate) trait Simd {
+    /// One vector of `LANES` floats.
+    type V: Copy;
+    /// A per-lane condition (a compare's result).
+    type M: Copy;
+    /// Floats per vector.
+    const LANES: usize;
+    /// Vectors per iteration of the map loop: independent dependency chains in flight.
+    const UNROLL: usize;
+    /// Long inputs start with the elements up to a vector-width boundary of the input, so no
+    /// load of the main loop straddles two cache lines (worth it for 32- and 64-byte vectors).
+    const PEEL: bool;
+    /// Lane-limited loads and stores cost the same as full ones (AVX-512's k-masks): short rows
+    /// then run one loop of lane-limited vectors, the smallest code for the fused row kernel,
+    /// which runs once per row of a batch.
+    const CHEAP_MASKS: bool;
+
+    unsafe fn splat(x: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// Lanes `< n` (`n <= LANES`) from `p`, zero elsewhere; other lanes are not read.
+    unsafe fn load_first(p: *const f32, n: usize) -> Self::V;
+    /// Lanes `< n` (`n <= LANES`) to `p`; other lanes are not written.
+    unsafe fn store_first(p: *mut f32, v: Self::V, n: usize);
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// A true IEEE division (see the module docs of [`crate::activation`]).
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// `a*b + c`, rounded once.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `c - a*b`, rounded once.
+    unsafe fn fnmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a < b` (false where either is NaN).
+    unsafe fn lt(a: Self::V, b: Self::V) -> Self::M;
+    /// `a > b` (false where either is NaN).
+    unsafe fn gt(a: Self::V, b: Self::V) -> Self::M;
+    unsafe fn is_nan(a: Self::V) -> Self::M;
+    /// `m ? t : f`, lane by lane.
+    unsafe fn select(m: Self::M, t: Self::V, f: Self::V) -> Self::V;
+    /// `+0` where `m`, `v` elsewhere.
+    unsafe fn zero_where(m: Self::M, v: Self::V) -> Self::V;
+    /// `1.0` where `m`, `+0` elsewhere.
+    unsafe fn one_where(m: Self::M) -> Self::V;
+    /// `neg` where `x` is negative or -0, `pos` where it is positive or +0 (either for NaN):
+    /// callers pass values that agree at zero and are both NaN for NaN, so a family may decide
+    /// by the sign bit or by a compare, whichever is cheaper.
+    unsafe fn by_sign(x: Self::V, neg: Self::V, pos: Self::V) -> Self::V;
+    /// Bitwise or.
+    unsafe fn or(a: Self::V, b: Self::V) -> Self::V;
+    /// The sign bit of each lane (the rest zero).
+    unsafe fn sign(x: Self::V) -> Self::V;
+    unsafe fn abs(x: Self::V) -> Self::V;
+    /// Each lane's bits shifted left by 23 (the low bits of a float land in the exponent).
+    unsafe fn shl23(x: Self::V) -> Self::V;
+    /// `max(0, x)`, NaN passing through.
+    unsafe fn relu(x: Self::V) -> Self::V;
+}
+
+/// `2^K * exp(z)`, the scale folded into the exponent field (normal wherever the true value
+/// is); 0 where it would be subnormal; NaN stays NaN.
+#[inline(always)]
+unsafe fn exp_scaled<S: Simd, const K: i32>(z: S::V) -> S::V {
+    // SAFETY (whole body): register operations of the family (see `Simd`).
+    unsafe {
+        let magic = S::splat(ROUND_MAGIC + K as f32);
+        // n = round(z*log2 e); the low bits of `biased` hold n + 127 + K, so shifted left by 23
+        // they are 2^(n+K). Lanes where n < -126 - K get a wrong scale and are zeroed below.
+        let biased = S::fmadd(z, S::splat(LOG2E), magic);
+        let scale = S::shl23(biased);
+        let n = S::sub(biased, magic);
+        let t = S::fnmadd(n, S::splat(LN2_HI), z);
+        let t = S::fnmadd(n, S::splat(LN2_LO), t);
+        let mut p = S::fmadd(S::splat(EXP_C5), t, S::splat(EXP_C4));
+        p = S::fmadd(p, t, S::splat(EXP_C3));
+        p = S::fmadd(p, t, S::splat(EXP_C2));
+        p = S::fmadd(p, t, S::splat(EXP_C1));
+        // 2^(n+K) * exp(t) = s + (s*t)*p
+        let e = S::fmadd(S::mul(scale, t), p, scale);
+        let tiny = S::lt(
+            z,
+            S::splat(EXP_MIN_NORMAL_ARG - K as f32 * std::f32::consts::LN_2),
+        );
+        S::zero_where(tiny, e)
+    }
+}
+
+/// sigma(-|x|) = e/(1+e), e = exp(-|x|).
+#[inline(always)]
+unsafe fn sigmoid_small_side<S: Simd>(x: S::V) -> S::V {
+    // SAFETY (whole body): register operations of the family.
+    unsafe {
+        // -|x| by setting the sign bit: one instruction.
+        let e = exp_scaled::<S, 0>(S::or(x, S::splat(-0.0)));
+        // A true division: it runs on the divider, not on the FMA pipes the rest keeps busy.
+        S::div(e, S::add(S::splat(1.0), e))
+    }
+}
+
+/// sigma(x) and sigma'(x) from one exp.
+#[inline(always)]
+unsafe fn sigmoid_and_prime<S: Simd>(x: S::V) -> (S::V, S::V) {
+    // SAFETY (whole body): register operations of the family.
+    unsafe {
+        let s = sigmoid_small_side::<S>(x);
+        let one_minus = S::sub(S::splat(1.0), s);
+        // At +-0 both sides are 0.5; for NaN both are NaN.
+        (S::by_sign(x, s, one_minus), S::mul(s, one_minus))
+    }
+}
+
+/// `f(x)`, lane by lane.
+#[inline(always)]
+unsafe fn element<S: Simd>(f: ElementFn, x: S::V) -> S::V {
+    // SAFETY (whole body): register operations of the family.
+    unsafe {
+        let one = S::splat(1.0);
+        match f {
+            ElementFn::Sigmoid => sigmoid_and_prime::<S>(x).0,
+            ElementFn::SigmoidPrime => sigmoid_and_prime::<S>(x).1,
+            ElementFn::Tanh => {
+                // Computed on |x|, the sign restored last (so tanh(-0) = -0).
+                let a = S::abs(x);
+                let e = exp_scaled::<S, 0>(S::mul(S::splat(-2.0), a));
+                let big = S::div(S::sub(one, e), S::add(one, e));
+                let s = S::mul(a, a);
+                let mut p = S::fmadd(S::splat(TANH_T0), s, S::splat(TANH_T1));
+                p = S::fmadd(p, s, S::splat(TANH_T2));
+                p = S::fmadd(p, s, S::splat(TANH_T3));
+                p = S::fmadd(p, s, S::splat(TANH_T4));
+                let small = S::fmadd(S::mul(a, s), p, a);
+                let is_small = S::lt(a, S::splat(TANH_SMALL));
+                S::or(S::select(is_small, small, big), S::sign(x))
+            }
+            ElementFn::TanhPrime => {
+                // r = 4e = 2^2 exp(-2|x|) built in the exponent (normal wherever the result is).
+                let r = exp_scaled::<S, 2>(S::mul(S::splat(-2.0), S::abs(x)));
+                let d = S::fmadd(S::splat(0.25), r, one);
+                S::div(r, S::mul(d, d))
+            }
+            ElementFn::Relu => S::relu(x),
+            ElementFn::ReluPrime => {
+                let d = S::one_where(S::gt(x, S::splat(0.0)));
+                S::select(S::is_nan(x), x, d)
+            }
+        }
+    }
+}
+
+/// The activation and its derivative at `z` (sigmoid shares one exp between the two).
+#[inline(always)]
+unsafe fn act_and_prime<S: Simd>(act: Activation, z: S::V) -> (S::V, S::V) {
+    // SAFETY: register operations of the family.
+    unsafe {
+        match act {
+            Activation::Sigmoid => sigmoid_and_prime::<S>(z),
+            _ => (
+                element::<S>(act.value_fn(), z),
+                element::<S>(act.derivative_fn(), z),
+            ),
+        }
+    }
+}
+
+/// `y[i] = f(x[i])` for `i < n`: [`Simd::UNROLL`] vectors per iteration, then single vectors,
+/// then the last partial vector through lane-limited loads and stores (no access past `n`).
+/// With [`Simd::PEEL`], inputs of [`ALIGN_PEEL_MIN`] or more first take the elements up to a
+/// vector-width boundary of `x` (elements are independent, so this grouping changes no bits).
+///
+/// # Safety
+/// Inside the family's wrapper (see [`Simd`]); `x` readable and `y` writable for `n` floats;
+/// `x == y` (in place) is allowed, any other overlap is not.
+#[inline(always)]
+pub(crate) unsafe fn map<S: Simd>(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
+    let lanes = S::LANES;
+    // SAFETY: every access is at an index < n (loop bounds), or lane-limited below n.
+    unsafe {
+        let mut i = 0;
+        if S::PEEL && n >= ALIGN_PEEL_MIN {
+            i = (x as usize).wrapping_neg() % (4 * lanes) / 4;
+            if i > 0 {
+                S::store_first(y, element::<S>(f, S::load_first(x, i)), i);
+            }
+        }
+        while i + S::UNROLL * lanes <= n {
+            // Every load before any store: in place, the stores must not feed later loads.
+            let mut v = [S::splat(0.0); 4];
+            for (j, v) in v.iter_mut().enumerate().take(S::UNROLL) {
+                *v = element::<S>(f, S::load(x.add(i + j * lanes)));
+            }
+            for (j, v) in v.iter().enumerate().take(S::UNROLL) {
+                S::store(y.add(i + j * lanes), *v);
+            }
+            i += S::UNROLL * lanes;
+        }
+        while i + lanes <= n {
+            S::store(y.add(i), element::<S>(f, S::load(x.add(i))));
+            i += lanes;
+        }
+        if i < n {
+            let rest = n - i;
+            S::store_first(
+                y.add(i),
+                element::<S>(f, S::load_first(x.add(i), rest)),
+                rest,
+            );
+        }
+    }
+}
+
+/// Fused layer epilogue over one row: pre-activation `z + bias`; writes the activation in
+/// place of `z` and the derivative to `deriv`.
+///
+/// # Safety
+/// Inside the family's wrapper (see [`Simd`]); `z`, `bias`, `deriv` valid for `n` floats,
+/// `deriv` not overlapping the others.
+#[inline(always)]
+pub(crate) unsafe fn bias_act_row<S: Simd>(
+    act: Activation,
+    z: *mut f32,
+    bias: *const f32,
+    deriv: *mut f32,
+    n: usize,
+) {
+    let lanes = S::LANES;
+    let mut i = 0;
+    // SAFETY: every access is at an index < n, or lane-limited below n.
+    unsafe {
+        if S::CHEAP_MASKS {
+            while i < n {
+                let k = (n - i).min(lanes);
+                let zz = S::add(S::load_first(z.add(i), k), S::load_first(bias.add(i), k));
+                let (a, d) = act_and_prime::<S>(act, zz);
+                S::store_first(z.add(i), a, k);
+                S::store_first(deriv.add(i), d, k);
+                i += lanes;
+            }
+            return;
+        }
+        while i + lanes <= n {
+            let (a, d) = act_and_prime::<S>(act, S::add(S::load(z.add(i)), S::load(bias.add(i))));
+            S::store(z.add(i), a);
+            S::store(deriv.add(i), d);
+            i += lanes;
+        }
+        if i < n {
+            let rest = n - i;
+            let zz = S::add(
+                S::load_first(z.add(i), rest),
+                S::load_first(bias.add(i), rest),
+            );
+            let (a, d) = act_and_prime::<S>(act, zz);
+            S::store_first(z.add(i), a, rest);
+            S::store_first(deriv.add(i), d, rest);
+        }
+    }
+}
