@@ -10,9 +10,10 @@
 //! - [`cpu`]: CPU name, cache sizes, logical CPU count, the measured FMA peak.
 //! - [`isa`]: kernel-family selection, once per process, with the `VANISHING_ISA` override.
 //! - [`kernels`]: the only code using `core::arch` or raw-pointer reads: one file per ISA
-//!   (`scalar.rs` always built, `avx2.rs` + `avx2_gemm.rs`, `avx512.rs` + `avx512_gemm.rs`),
-//!   the GEMM microkernel written once (`microkernel.rs`), the portable packing routines and
-//!   the activation constants.
+//!   (`scalar.rs` always built, `avx2.rs` + `avx2_gemm.rs`, `avx512.rs` + `avx512_gemm.rs`,
+//!   `neon.rs` + `neon_gemm.rs`), the GEMM microkernel and the activation kernels written once
+//!   (`microkernel.rs`, `elementwise.rs`), the portable packing routines and the activation
+//!   constants.
 //! - [`gemm`]: the blocked SGEMM driver (packing, loop nest, threading) and its safe API.
 //! - [`activation`]: sigmoid/tanh/ReLU and derivatives, the fused bias + activation pass.
 //! - [`data`]: a labelled dataset of byte features (all the trainer reads) and the MNIST-format

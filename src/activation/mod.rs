@@ -1,7 +1,8 @@
 //! Vectorised activations: sigmoid, tanh and ReLU, their derivatives, and the fused
 //! bias + activation pass of a layer's forward step.
 //!
-//! # Method (every ISA implements exactly this; constants in `kernels::math`)
+//! # Method (every ISA implements exactly this; constants in `kernels::math`; the SIMD families
+//! share one generic implementation, `kernels::elementwise`, the scalar family is the reference)
 //! 1. **Work on the non-positive side.** sigma(x) = 1 - sigma(-x), so compute
 //!    `s = sigma(-|x|) = e / (1 + e)` with `e = exp(-|x|)` in (0, 1]: nothing overflows, and
 //!    the small side has no cancellation. Then sigma(x) = `s` for x <= 0, `1 - s` for x > 0,
