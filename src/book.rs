@@ -11,7 +11,7 @@ pub const LAMBDA: f32 = 5.0;
 pub const MINI_BATCH: usize = 10;
 /// Epochs of the accuracy-versus-depth runs.
 pub const ACCURACY_EPOCHS: usize = 30;
-/// Epochs of chapter 3's [784,100,10] run.
+/// Epochs of chapter 3's `[784,100,10]` run.
 pub const BETTER_98_EPOCHS: usize = 60;
 /// The fixed batch of the speed measurements: the first this many training images.
 pub const BATCH_IMAGES: usize = 1000;
@@ -20,7 +20,7 @@ pub const CURVE_ITERATIONS: usize = 500;
 /// Width of every hidden layer in the chapter's networks.
 pub const HIDDEN_WIDTH: usize = 30;
 
-/// Measurement 1: validation accuracy (%) of [784,30,10] .. [784,30,30,30,30,10].
+/// Measurement 1: validation accuracy (%) of `[784,30,10]` .. `[784,30,30,30,30,10]`.
 pub const ACCURACY: [f64; 4] = [96.48, 96.90, 96.57, 96.53];
 /// Measurement 2: initial speed of each hidden layer, for 2, 3 and 4 hidden layers.
 pub const INITIAL_SPEEDS: [&[f64]; 3] = [
@@ -35,7 +35,7 @@ pub const STEP_DIVISOR: (f64, f64) = (4.0, 6.0);
 pub const CURVE_RATIO_4: (f64, f64, f64) = (100.0, 50.0, 140.0);
 /// Measurement 4: the exploding example's weight (every z = 0).
 pub const EXPLODING_W: f64 = 100.0;
-/// Chapter 3: [784,100,10], large init, 60 epochs, eta 0.1: validation accuracy (%).
+/// Chapter 3: `[784,100,10]`, large init, 60 epochs, eta 0.1: validation accuracy (%).
 pub const BETTER_98: f64 = 98.04;
 /// The exercise: the width is largest at |w| ~ 6.894, where it is ~ 0.4477.
 pub const EXERCISE_W: f64 = 6.894;

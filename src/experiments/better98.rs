@@ -1,4 +1,4 @@
-//! Part 5: chapter 3's "better than 98 %": [784,100,10] with the large N(0,1) initialisation.
+//! Part 5: chapter 3's "better than 98 %": `[784,100,10]` with the large N(0,1) initialisation.
 
 use super::experiment::{Context, Experiment};
 use super::plan::Settings;

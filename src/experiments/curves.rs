@@ -26,7 +26,7 @@ pub struct Curve {
 pub struct Traced {
     pub hidden: usize,
     pub seed: u64,
-    /// speeds[k][l]: hidden layer l after k full-batch updates.
+    /// `speeds[k][l]`: hidden layer l after k full-batch updates.
     pub speeds: Vec<Vec<f64>>,
 }
 
@@ -35,7 +35,7 @@ pub struct Traced {
 pub struct CurveRow {
     pub hidden_layers: usize,
     pub seed: u64,
-    /// speeds[k][l]: hidden layer l after k full-batch updates.
+    /// `speeds[k][l]`: hidden layer l after k full-batch updates.
     pub speeds: Vec<Vec<f64>>,
     /// last/first hidden layer, per iteration.
     pub ratio: Vec<f64>,

@@ -37,7 +37,7 @@ pub trait Experiment: Sync {
     /// The seed an item uses (listed in `meta.json`).
     fn seed(&self, item: &Self::Item) -> u64;
 
-    /// A rough relative cost, so the longest items start first (1 ~ one epoch of [784,30,10]
+    /// A rough relative cost, so the longest items start first (1 ~ one epoch of `[784,30,10]`
     /// at batch 10 over 50,000 images is ~40).
     fn cost(&self, _item: &Self::Item, _settings: &Settings) -> f64 {
         0.1

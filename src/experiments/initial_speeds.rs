@@ -22,7 +22,7 @@ pub enum Probe {
     /// Each hidden layer's speed, `hidden` hidden layers.
     Speeds { hidden: usize, seed: u64 },
     /// The signed bias gradients of the first six neurons of both hidden layers of
-    /// [784,30,30,10].
+    /// `[784,30,30,10]`.
     Bars { seed: u64 },
 }
 
@@ -56,7 +56,7 @@ pub struct SpeedRow {
 }
 
 /// The book's bar chart: signed mean bias gradients of the first six neurons of each hidden
-/// layer of a fresh [784,30,30,10].
+/// layer of a fresh `[784,30,30,10]`.
 #[derive(Serialize, Clone, Debug)]
 pub struct BarsRow {
     pub seed: u64,

@@ -156,7 +156,7 @@ pub fn figure(rows: &[SpeedRow]) -> LineChart {
 }
 
 /// The book's bar chart: the signed averaged bias gradient of the first six neurons of each
-/// hidden layer of a fresh [784,30,30,10].
+/// hidden layer of a fresh `[784,30,30,10]`.
 pub fn bars(layer1: &[f64], layer2: &[f64], seed: u64) -> BarChart {
     BarChart {
         title: "Bias gradients of the first six neurons, fresh [784,30,30,10]".into(),
