@@ -170,6 +170,11 @@ impl Simd for Avx2 {
         // SAFETY: see the impl.
         unsafe { _mm256_max_ps(_mm256_setzero_ps(), x) }
     }
+    #[inline(always)]
+    unsafe fn map_body<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
+        // SAFETY: see the impl; pointers as `elementwise::map`.
+        unsafe { map_impl::<F>(x, y, n) }
+    }
 }
 
 /// The mask of lanes `< n`, as `maskload`/`maskstore` read it (sign bit of each lane).
@@ -190,18 +195,8 @@ unsafe fn first_lanes(n: usize) -> __m256i {
 /// The CPU must support AVX2 and FMA; `x` readable and `y` writable for `n` floats; `x == y`
 /// (in place) is allowed, any other overlap is not.
 pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
-    // One monomorphised loop per function, so no dispatch runs per vector.
     // SAFETY: forwarded contract.
-    unsafe {
-        match f {
-            ElementFn::Sigmoid => map_impl::<{ ElementFn::Sigmoid as u8 }>(x, y, n),
-            ElementFn::SigmoidPrime => map_impl::<{ ElementFn::SigmoidPrime as u8 }>(x, y, n),
-            ElementFn::Tanh => map_impl::<{ ElementFn::Tanh as u8 }>(x, y, n),
-            ElementFn::TanhPrime => map_impl::<{ ElementFn::TanhPrime as u8 }>(x, y, n),
-            ElementFn::Relu => map_impl::<{ ElementFn::Relu as u8 }>(x, y, n),
-            ElementFn::ReluPrime => map_impl::<{ ElementFn::ReluPrime as u8 }>(x, y, n),
-        }
-    }
+    unsafe { elementwise::map_fn::<Avx2>(f, x, y, n) }
 }
 
 #[target_feature(enable = "avx2,fma")]

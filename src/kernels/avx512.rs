@@ -163,6 +163,11 @@ impl Simd for Avx512 {
         // SAFETY: see the impl.
         unsafe { _mm512_max_ps(_mm512_setzero_ps(), x) }
     }
+    #[inline(always)]
+    unsafe fn map_body<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
+        // SAFETY: see the impl; pointers as `elementwise::map`.
+        unsafe { map_impl::<F>(x, y, n) }
+    }
 }
 
 /// `y[i] = f(x[i])` for `i < n` ([`elementwise::map`] on 16-lane vectors, masked tails).
@@ -171,18 +176,8 @@ impl Simd for Avx512 {
 /// The CPU must support AVX-512F; `x` readable and `y` writable for `n` floats; `x == y` (in
 /// place) is allowed, any other overlap is not.
 pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
-    // One monomorphised loop per function, so no dispatch runs per vector.
     // SAFETY: forwarded contract.
-    unsafe {
-        match f {
-            ElementFn::Sigmoid => map_impl::<{ ElementFn::Sigmoid as u8 }>(x, y, n),
-            ElementFn::SigmoidPrime => map_impl::<{ ElementFn::SigmoidPrime as u8 }>(x, y, n),
-            ElementFn::Tanh => map_impl::<{ ElementFn::Tanh as u8 }>(x, y, n),
-            ElementFn::TanhPrime => map_impl::<{ ElementFn::TanhPrime as u8 }>(x, y, n),
-            ElementFn::Relu => map_impl::<{ ElementFn::Relu as u8 }>(x, y, n),
-            ElementFn::ReluPrime => map_impl::<{ ElementFn::ReluPrime as u8 }>(x, y, n),
-        }
-    }
+    unsafe { elementwise::map_fn::<Avx512>(f, x, y, n) }
 }
 
 #[target_feature(enable = "avx512f")]

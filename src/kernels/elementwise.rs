@@ -81,6 +81,33 @@ pub(crate) trait Simd {
     unsafe fn shl23(x: Self::V) -> Self::V;
     /// `max(0, x)`, NaN passing through.
     unsafe fn relu(x: Self::V) -> Self::V;
+
+    /// [`map`] for the function `ElementFn::ALL[F]`, compiled with this family's target
+    /// features: a thin wrapper in the family's file (what [`map_fn`] dispatches to).
+    ///
+    /// # Safety
+    /// As [`map`].
+    unsafe fn map_body<const F: u8>(x: *const f32, y: *mut f32, n: usize);
+}
+
+/// `y[i] = f(x[i])` through [`Simd::map_body`]: one monomorphised loop per function, so no
+/// dispatch runs per vector.
+///
+/// # Safety
+/// As [`map`], on a CPU with the family's ISA.
+#[inline(always)]
+pub(crate) unsafe fn map_fn<S: Simd>(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match f {
+            ElementFn::Sigmoid => S::map_body::<{ ElementFn::Sigmoid as u8 }>(x, y, n),
+            ElementFn::SigmoidPrime => S::map_body::<{ ElementFn::SigmoidPrime as u8 }>(x, y, n),
+            ElementFn::Tanh => S::map_body::<{ ElementFn::Tanh as u8 }>(x, y, n),
+            ElementFn::TanhPrime => S::map_body::<{ ElementFn::TanhPrime as u8 }>(x, y, n),
+            ElementFn::Relu => S::map_body::<{ ElementFn::Relu as u8 }>(x, y, n),
+            ElementFn::ReluPrime => S::map_body::<{ ElementFn::ReluPrime as u8 }>(x, y, n),
+        }
+    }
 }
 
 /// `2^K * exp(z)`, the scale folded into the exponent field (normal wherever the true value

@@ -201,6 +201,11 @@ impl Simd for Neon {
             vbslq_f32(keep, x, vdupq_n_f32(0.0))
         }
     }
+    #[inline(always)]
+    unsafe fn map_body<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
+        // SAFETY: see the impl; pointers as `elementwise::map`.
+        unsafe { map_impl::<F>(x, y, n) }
+    }
 }
 
 /// `y[i] = f(x[i])` for `i < n` ([`elementwise::map`] on 4-lane vectors).
@@ -209,18 +214,8 @@ impl Simd for Neon {
 /// NEON available; `x` readable and `y` writable for `n` floats; `x == y` (in place) is
 /// allowed, any other overlap is not.
 pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
-    // One monomorphised loop per function, so no dispatch runs per vector.
     // SAFETY: forwarded contract.
-    unsafe {
-        match f {
-            ElementFn::Sigmoid => map_impl::<{ ElementFn::Sigmoid as u8 }>(x, y, n),
-            ElementFn::SigmoidPrime => map_impl::<{ ElementFn::SigmoidPrime as u8 }>(x, y, n),
-            ElementFn::Tanh => map_impl::<{ ElementFn::Tanh as u8 }>(x, y, n),
-            ElementFn::TanhPrime => map_impl::<{ ElementFn::TanhPrime as u8 }>(x, y, n),
-            ElementFn::Relu => map_impl::<{ ElementFn::Relu as u8 }>(x, y, n),
-            ElementFn::ReluPrime => map_impl::<{ ElementFn::ReluPrime as u8 }>(x, y, n),
-        }
-    }
+    unsafe { elementwise::map_fn::<Neon>(f, x, y, n) }
 }
 
 unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
