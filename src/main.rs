@@ -510,7 +510,7 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
     let shard = args.shard.map(|Shard(i, n)| (i, n));
     let all_items = plan.items().map_err(|e| (1, e.to_string()))?;
     let positions = match shard {
-        Some((i, n)) => xrun::shard_positions(&plan, i, n).map_err(|e| (1, e.to_string()))?,
+        Some((i, n)) => xrun::shard_positions(all_items.len(), i, n),
         None => (0..all_items.len()).collect(),
     };
     let multi = indicatif::MultiProgress::new();

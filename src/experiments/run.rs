@@ -123,11 +123,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<WorkItem>, Timed, usize)> {
     ))
 }
 
-/// Positions (in the plan's order) of shard `index` of `count`.
-pub fn shard_positions(plan: &Plan, index: usize, count: usize) -> Result<Vec<usize>> {
-    Ok((0..plan.items()?.len())
-        .filter(|i| i % count == index)
-        .collect())
+/// Positions (in the plan's order, `total` items) of shard `index` of `count`.
+pub fn shard_positions(total: usize, index: usize, count: usize) -> Vec<usize> {
+    (0..total).filter(|i| i % count == index).collect()
 }
 
 /// Runs every item of `plan` (all, or shard `index` of `count`) on `data`.
@@ -139,7 +137,7 @@ pub fn run_items(
 ) -> Result<(Vec<usize>, Vec<WorkItem>, Timed)> {
     let all = plan.items()?;
     let positions: Vec<usize> = match shard {
-        Some((i, n)) => shard_positions(plan, i, n)?,
+        Some((i, n)) => shard_positions(all.len(), i, n),
         None => (0..all.len()).collect(),
     };
     let items: Vec<WorkItem> = positions.iter().map(|&p| all[p].clone()).collect();
