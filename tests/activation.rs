@@ -377,3 +377,27 @@ fn exhaustive_sigmoid_all_f32() {
         println!("{}: max {worst} ULP over all 2^32 inputs", k.sigmoid_name());
     }
 }
+
+/// The byte-to-float gather kernel of every family: every byte value, every length around the
+/// vector widths, exact (`byte / 256` is representable) and equal to the scalar family's bits.
+#[test]
+fn scale_bytes_is_exact_on_every_family() {
+    for isa in common::families() {
+        let k = ActivationKernels::for_isa(isa);
+        for len in (0..=70).chain([255, 256, 784, 1000]) {
+            let src: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let mut dst = vec![f32::NAN; len + 1];
+            k.scale_bytes(&src, &mut dst[..len], vanishing::data::PIXEL_SCALE);
+            for (i, (&b, &v)) in src.iter().zip(&dst).enumerate() {
+                assert_eq!(v, b as f32 / 256.0, "{isa:?} len {len} element {i}");
+            }
+            assert!(dst[len].is_nan(), "{isa:?} len {len}: wrote past the end");
+        }
+        let every: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0.0; 256];
+        k.scale_bytes(&every, &mut out, 0.1);
+        for (&b, &v) in every.iter().zip(&out) {
+            assert_eq!(v.to_bits(), (b as f32 * 0.1).to_bits(), "{isa:?} byte {b}");
+        }
+    }
+}

@@ -678,3 +678,72 @@ proptest! {
         }
     }
 }
+
+/// The rank-k update kernels (`W <- beta*W + alpha * X^T D` for depths up to 16: the SGD weight
+/// update, which the driver sends to them when A is read by columns and B and C by rows) give
+/// the contract's bits on an edge grid of every family: every depth, row counts around the
+/// unroll, widths around every vector and chunk width (ragged chunks), padded row strides
+/// (whose gaps must keep their guard bits), beta = 0 (C holds NaN and must not be read) and
+/// beta != 0.
+#[test]
+fn rank_k_kernels_give_the_contract_bits_every_family() {
+    let mut cases = 0;
+    for isa in families() {
+        let g = Gemm::with_isa(isa).threads(1);
+        assert!(
+            g.rank_k_name().is_some_and(|n| n.ends_with(isa.name())),
+            "{isa:?} has a rank-k kernel in its default plan"
+        );
+        for k in 1..=vanishing::kernels::rank_k::MAX_RANK_K {
+            for m in [1, 2, 5, 17, 40] {
+                for n in [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 49, 100] {
+                    for (lb, lc) in [
+                        (Layout::RowMajor, Layout::RowMajor),
+                        (Layout::Padded, Layout::Padded),
+                    ] {
+                        for (alpha, beta) in [(1.0, 0.0), (-0.37, 0.75)] {
+                            let seed = (k * 1000 + m * 100 + n) as u64;
+                            run_case(&g, m, k, n, Layout::ColMajor, lb, lc, alpha, beta, seed);
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} rank-k cases");
+}
+
+/// The rank-k path and the microkernel path give the same bits on the trainer's update shapes
+/// (784x10x30, 784x10x100, 30x10x10, 100x10x10), whichever the driver picks.
+#[test]
+fn rank_k_and_microkernel_paths_agree_on_trainer_updates() {
+    for isa in families() {
+        for (m, k, n) in [(784, 10, 30), (784, 10, 100), (30, 10, 10), (100, 10, 10)] {
+            let mut r = rng(7);
+            let x = random_vec(&mut r, k * m);
+            let d = random_vec(&mut r, k * n);
+            let w0 = random_vec(&mut r, m * n);
+            let run = |on: bool| {
+                let mut w = w0.clone();
+                Gemm::with_isa(isa)
+                    .threads(1)
+                    .rank_k(on)
+                    .gemm(
+                        -0.01,
+                        MatRef::row_major(&x, k, m).unwrap().t(),
+                        MatRef::row_major(&d, k, n).unwrap(),
+                        0.9999,
+                        MatMut::row_major(&mut w, m, n).unwrap(),
+                    )
+                    .unwrap();
+                w
+            };
+            let (a, b) = (run(true), run(false));
+            assert!(
+                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{isa:?} {m}x{k}x{n}: rank-k and microkernel differ"
+            );
+        }
+    }
+}

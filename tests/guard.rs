@@ -150,6 +150,58 @@ fn gemm_kernels_stay_inside_their_operands() {
     println!("{cases} guarded GEMM cases");
 }
 
+/// The rank-k update kernels (X^T read by columns, D and W by rows, depth up to 16) on guarded
+/// operands: W's ragged last chunk must be read and written through its masks only.
+#[cfg(target_os = "linux")]
+#[test]
+fn rank_k_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::gemm::{Gemm, MatMut, MatRef};
+    let mut cases = 0usize;
+    for isa in common::families() {
+        let g = Gemm::with_isa(isa).threads(1);
+        for m in [1, 3, 17] {
+            for n in [1, 3, 7, 9, 17, 30, 33] {
+                for k in [1, 2, 10, 16] {
+                    for beta in [0.0f32, 0.5] {
+                        for at_end in [true, false] {
+                            let mut x = Guarded::new(k * m, at_end);
+                            let mut d = Guarded::new(k * n, at_end);
+                            let mut w = Guarded::new(m * n, at_end);
+                            for (i, v) in x.slice().iter_mut().enumerate() {
+                                *v = (i % 7) as f32 - 3.0;
+                            }
+                            for (i, v) in d.slice().iter_mut().enumerate() {
+                                *v = (i % 5) as f32 - 2.0;
+                            }
+                            for (i, v) in w.slice().iter_mut().enumerate() {
+                                *v = (i % 3) as f32;
+                            }
+                            let want: Vec<f32> = (0..m * n)
+                                .map(|ij| {
+                                    let (i, j) = (ij / n, ij % n);
+                                    let s: f32 = (0..k)
+                                        .map(|p| x.slice()[p * m + i] * d.slice()[p * n + j])
+                                        .sum();
+                                    s + beta * w.slice()[ij]
+                                })
+                                .collect();
+                            let xv = MatRef::row_major(x.slice(), k, m).unwrap().t();
+                            let dv = MatRef::row_major(d.slice(), k, n).unwrap();
+                            let wv = MatMut::row_major(w.slice(), m, n).unwrap();
+                            g.gemm(1.0, xv, dv, beta, wv).unwrap();
+                            // Small integers and halves: every product and sum is exact.
+                            assert_eq!(w.slice(), &want[..], "{isa:?} m {m} n {n} k {k}");
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} guarded rank-k cases");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn activation_kernels_stay_inside_their_operands() {

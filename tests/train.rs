@@ -368,3 +368,69 @@ fn trainer_takes_any_dataset() {
     assert!(e.to_string().contains("first layer must be 7"), "{e}");
     let _: &Dataset = &data.train;
 }
+
+/// The small-batch step (padded, aligned layout; rank-k updates) gives the general step's
+/// weights and biases bit for bit, step after step, on every family, for networks whose widths
+/// sit around the padding unit (1, 15, 16, 17, 30, 33), every batch size it takes (including a
+/// short last batch), both costs and every hidden activation. The general step is itself held
+/// to the f64 oracle (`fused_sgd_step_matches_the_oracle_step`), so this holds the small-batch
+/// step to it too.
+#[test]
+fn small_batch_step_equals_the_general_step_bit_for_bit() {
+    use vanishing::nn::small_batch::SmallBatchStep;
+    let nets: [&[usize]; 3] = [&[40, 30, 10], &[33, 17, 1, 15, 5], &[20, 16, 33, 16, 3]];
+    let mut cases = 0;
+    for isa in common::families() {
+        let e = engine(isa);
+        for (ni, sizes) in nets.iter().enumerate() {
+            let classes = *sizes.last().unwrap();
+            let data = byte_dataset(ni as u64, 64, sizes[0], classes);
+            for (bi, &batch) in [1usize, 3, 10, 16].iter().enumerate() {
+                let act = ACTS[(ni + bi) % 3];
+                let cost = COSTS[bi % 2];
+                let mut general = Network::new(sizes, act, Init::Default, 3).unwrap();
+                let mut small = SmallBatchStep::new(&general, &e, batch);
+                let mut ws = Workspace::new(&general, batch);
+                let p = SgdParams {
+                    cost,
+                    eta: 0.5,
+                    lambda: 2.0,
+                    train_size: 64,
+                };
+                // Six steps, the last one short where the batch allows it.
+                for s in 0..6 {
+                    let rows = if s == 5 { batch.div_ceil(2) } else { batch };
+                    let idx: Vec<usize> = (0..rows).map(|i| (s * 11 + i * 7) % 64).collect();
+                    let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+                    let m = e.gather_pixels(&mut ws, &data.pixels, sizes[0], idx.iter().copied());
+                    e.sgd_step(&mut general, &mut ws, m, &labels, &p);
+                    let m2 = small.gather_pixels(&data.pixels, idx.iter().copied());
+                    assert_eq!(m, m2);
+                    small.step(m2, &labels, &p);
+                }
+                let mut out = general.clone();
+                for w in out.weights_t.iter_mut().chain(out.biases.iter_mut()) {
+                    w.fill(f32::NAN);
+                }
+                small.store(&mut out);
+                let same = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+                    a.iter()
+                        .flatten()
+                        .zip(b.iter().flatten())
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                };
+                assert!(
+                    same(&out.weights_t, &general.weights_t) && same(&out.biases, &general.biases),
+                    "{isa:?} {sizes:?} batch {batch} {act:?} {cost:?}: small-batch step differs"
+                );
+                let start = Network::new(sizes, act, Init::Default, 3).unwrap();
+                assert!(
+                    !same(&general.weights_t, &start.weights_t),
+                    "the steps changed the weights"
+                );
+                cases += 1;
+            }
+        }
+    }
+    println!("{cases} small-batch step cases");
+}

@@ -94,6 +94,20 @@ impl ActivationKernels {
         unsafe { self.raw(f, x.as_ptr(), y.as_mut_ptr(), x.len()) }
     }
 
+    /// `dst[i] = src[i] * scale` (bytes to floats, e.g. pixels scaled by 1/256: exact). Panics
+    /// if the lengths differ.
+    pub fn scale_bytes(&self, src: &[u8], dst: &mut [f32], scale: f32) {
+        assert_eq!(
+            src.len(),
+            dst.len(),
+            "scale_bytes: {} bytes into {} floats",
+            src.len(),
+            dst.len()
+        );
+        // SAFETY: the family was checked against the CPU; both slices hold src.len() elements.
+        unsafe { (self.kernel.scale_bytes)(src.as_ptr(), dst.as_mut_ptr(), src.len(), scale) }
+    }
+
     /// `x[i] = f(x[i])`.
     pub fn apply_inplace(&self, f: ElementFn, x: &mut [f32]) {
         let p = x.as_mut_ptr();

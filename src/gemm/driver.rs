@@ -3,7 +3,8 @@
 
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
-use crate::kernels::{GemmKernel, Tile};
+use crate::kernels::rank_k::{RankK, MAX_RANK_K};
+use crate::kernels::{GemmKernel, RankKKernel, Tile};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -159,6 +160,32 @@ pub struct Plan {
     pub kernel: GemmKernel,
     pub blocking: Blocking,
     pub threads: usize,
+    /// The rank-k update kernel for shallow products in its shape (see [`rank_k_form`]), or
+    /// `None` to send every product through the microkernel.
+    pub rank_k: Option<RankKKernel>,
+}
+
+/// A single-threaded product of depth `1..=MAX_RANK_K` whose A is read column by column
+/// (`rsa == 1`: A is the transpose of a row-major `X`) and whose B and C rows are contiguous is
+/// a rank-k update `C <- beta*C + alpha * X^T B`: the SGD weight update. The rank-k kernel
+/// passes over C once with B's rows held in registers, instead of one microkernel tile (and
+/// its epilogue) per 12 rows. Same arithmetic, same bits.
+fn rank_k_form(p: &Problem, threads: usize) -> Option<RankK> {
+    (threads == 1 && p.k <= MAX_RANK_K && p.a.rs == 1 && p.b.cs == 1 && p.csc == 1).then_some(
+        RankK {
+            k: p.k,
+            rows: p.m,
+            cols: p.n,
+            x: p.a.ptr,
+            rsx: p.a.cs,
+            d: p.b.ptr,
+            rsd: p.b.rs,
+            w: p.c,
+            rsw: p.rsc,
+            alpha: p.alpha,
+            beta: p.beta,
+        },
+    )
 }
 
 /// Runs a problem.
@@ -184,6 +211,12 @@ pub unsafe fn run(plan: &Plan, mut p: Problem) {
     } else {
         1
     };
+    if let (Some(kernel), Some(t)) = (plan.rank_k, rank_k_form(&p, threads)) {
+        // SAFETY: the operands are valid over their extents (caller); k is 1..=MAX_RANK_K and
+        // alpha != 0 (both checked above); C overlaps neither A nor B (caller).
+        unsafe { kernel.run(&t) };
+        return;
+    }
     // SAFETY: forwarded from the caller.
     unsafe { run_split(plan, p, threads) }
 }

@@ -26,7 +26,7 @@ pub use view::{MatMut, MatRef};
 use crate::error::{Error, Result};
 use crate::isa::Isa;
 use crate::kernels::pack::Strided;
-use crate::kernels::GemmKernel;
+use crate::kernels::{GemmKernel, RankKKernel};
 use driver::{Plan, Problem};
 
 /// An explicit GEMM configuration.
@@ -77,6 +77,7 @@ impl Gemm {
                 kernel,
                 blocking: Blocking::selected(kernel.mr, kernel.nr),
                 threads: rayon::current_num_threads(),
+                rank_k: Some(RankKKernel::for_isa(kernel.isa)),
             },
         }
     }
@@ -85,6 +86,20 @@ impl Gemm {
     pub fn threads(mut self, threads: usize) -> Gemm {
         self.plan.threads = threads.max(1);
         self
+    }
+
+    /// Whether shallow products in the rank-k update's shape (depth up to
+    /// [`crate::kernels::rank_k::MAX_RANK_K`], A read by columns, B and C by rows: the SGD
+    /// weight update) run on the family's rank-k kernel (the default) or on the microkernel.
+    /// The bits are the same either way; tests and benchmarks compare the two.
+    pub fn rank_k(mut self, on: bool) -> Gemm {
+        self.plan.rank_k = on.then(|| RankKKernel::for_isa(self.plan.kernel.isa));
+        self
+    }
+
+    /// The rank-k update kernel in use for shallow products, if any.
+    pub fn rank_k_name(&self) -> Option<&'static str> {
+        self.plan.rank_k.map(|k| k.name)
     }
 
     /// Overrides the cache blocking.

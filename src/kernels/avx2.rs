@@ -221,3 +221,16 @@ pub unsafe fn bias_act_row(
     // SAFETY: AVX2 and FMA are enabled here; pointers as documented.
     unsafe { elementwise::bias_act_row::<Avx2>(act, z, bias, deriv, n) }
 }
+
+/// `dst[i] = src[i] * scale` for bytes (the input gather from byte pixels): the scalar family's
+/// loop compiled with AVX2 and FMA, which the compiler vectorises (widen, convert, multiply); exact
+/// for a power-of-two `scale`, and the same bits as the scalar family in any case (one rounding
+/// of an exactly converted byte).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `src` readable for `n` bytes, `dst` writable for `n` floats.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn scale_bytes(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
+    // SAFETY: forwarded contract.
+    unsafe { super::scalar::scale_bytes(src, dst, n, scale) }
+}

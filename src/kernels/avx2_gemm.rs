@@ -7,6 +7,7 @@
 //! 4x24 (12 accumulators, 3 B vectors, 1 broadcast: 16).
 
 use super::microkernel::{self, Lanes};
+use super::rank_k::{self, RankK};
 use super::Tile;
 use core::arch::x86_64::*;
 
@@ -87,6 +88,14 @@ impl Lanes for Avx2 {
         }
     }
 
+    const RANK_K_REGS: usize = 12;
+
+    #[inline(always)]
+    unsafe fn rank_k<const K: usize>(t: &RankK) {
+        // SAFETY: forwarded contract (AVX2 and FMA checked when the kernel was chosen).
+        unsafe { rank_k_body::<K>(t) }
+    }
+
     #[inline(always)]
     unsafe fn body<
         const PACKED: bool,
@@ -130,4 +139,28 @@ unsafe fn tile_body<
 pub unsafe fn gemm_tile<const MR: usize, const NV: usize>(t: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { microkernel::gemm_tile::<Avx2, MR, NV>(t) }
+}
+
+/// The shared rank-k update body compiled with AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; as [`rank_k::body`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rank_k_body<const K: usize>(t: &RankK) {
+    // SAFETY: forwarded contract, inside AVX2 and FMA code.
+    unsafe {
+        match rank_k::vectors_for(K, Avx2::RANK_K_REGS) {
+            1 => rank_k::body::<Avx2, K, 1>(t),
+            _ => rank_k::body::<Avx2, K, 2>(t),
+        }
+    }
+}
+
+/// The AVX2 and FMA rank-k update (`rank_k.avx2`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA, and `t` must satisfy [`rank_k::body`]'s contract.
+pub unsafe fn rank_k_update(t: &RankK) {
+    // SAFETY: forwarded contract.
+    unsafe { rank_k::by_depth::<Avx2>(t) }
 }

@@ -230,3 +230,16 @@ pub unsafe fn fma_peak_probe(iters: usize) -> f32 {
     }
     _mm512_reduce_add_ps(sum)
 }
+
+/// `dst[i] = src[i] * scale` for bytes (the input gather from byte pixels): the scalar family's
+/// loop compiled with AVX-512F, which the compiler vectorises (widen, convert, multiply); exact
+/// for a power-of-two `scale`, and the same bits as the scalar family in any case (one rounding
+/// of an exactly converted byte).
+///
+/// # Safety
+/// The CPU must support AVX-512F; `src` readable for `n` bytes, `dst` writable for `n` floats.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn scale_bytes(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
+    // SAFETY: forwarded contract.
+    unsafe { super::scalar::scale_bytes(src, dst, n, scale) }
+}

@@ -7,6 +7,7 @@
 //! Masked loads and stores are cheap here (`k`-masks), so ragged tiles use them directly.
 
 use super::microkernel::{self, Lanes};
+use super::rank_k::{self, RankK};
 use super::Tile;
 use core::arch::x86_64::*;
 
@@ -80,6 +81,14 @@ impl Lanes for Avx512 {
         ((1u32 << live) - 1) as __mmask16
     }
 
+    const RANK_K_REGS: usize = 24;
+
+    #[inline(always)]
+    unsafe fn rank_k<const K: usize>(t: &RankK) {
+        // SAFETY: forwarded contract (AVX-512F checked when the kernel was chosen).
+        unsafe { rank_k_body::<K>(t) }
+    }
+
     #[inline(always)]
     unsafe fn body<
         const PACKED: bool,
@@ -123,4 +132,28 @@ unsafe fn tile_body<
 pub unsafe fn gemm_tile<const MR: usize, const NV: usize>(t: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { microkernel::gemm_tile::<Avx512, MR, NV>(t) }
+}
+
+/// The shared rank-k update body compiled with AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F; as [`rank_k::body`].
+#[target_feature(enable = "avx512f")]
+unsafe fn rank_k_body<const K: usize>(t: &RankK) {
+    // SAFETY: forwarded contract, inside AVX-512F code.
+    unsafe {
+        match rank_k::vectors_for(K, Avx512::RANK_K_REGS) {
+            1 => rank_k::body::<Avx512, K, 1>(t),
+            _ => rank_k::body::<Avx512, K, 2>(t),
+        }
+    }
+}
+
+/// The AVX-512F rank-k update (`rank_k.avx512`).
+///
+/// # Safety
+/// The CPU must support AVX-512F, and `t` must satisfy [`rank_k::body`]'s contract.
+pub unsafe fn rank_k_update(t: &RankK) {
+    // SAFETY: forwarded contract.
+    unsafe { rank_k::by_depth::<Avx512>(t) }
 }

@@ -12,6 +12,7 @@
 //! order from +0, partial sums stored raw between k blocks, `alpha*S (+ beta*c0)` at the end.
 //! So every tile of every family gives the same bits as [`super::reference_cell`].
 
+use super::rank_k::RankK;
 use super::Tile;
 
 /// Most vectors per tile row any kernel uses (the masks are sized for it).
@@ -60,6 +61,17 @@ pub(crate) trait Lanes {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// The mask of the lanes of vector `h` of a row that hold columns `j < cols`.
     unsafe fn mask(cols: usize, h: usize) -> Self::Mask;
+
+    /// Vector registers the rank-k update ([`super::rank_k`]) may fill with `D`: its column
+    /// chunk is as many vectors wide as `k` rows of them fit in this many.
+    const RANK_K_REGS: usize;
+
+    /// [`super::rank_k::body`] for this family and depth `K`, compiled with its target
+    /// features: a thin `#[target_feature]` wrapper in the family's file.
+    ///
+    /// # Safety
+    /// As [`super::rank_k::body`], with `K == t.k`.
+    unsafe fn rank_k<const K: usize>(t: &RankK);
 
     /// [`body`] for this family, compiled with its target features: a thin
     /// `#[target_feature]` wrapper in the family's file.

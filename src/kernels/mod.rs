@@ -50,6 +50,7 @@ pub mod neon;
 #[cfg(target_arch = "aarch64")]
 pub mod neon_gemm;
 pub mod pack;
+pub mod rank_k;
 pub mod scalar;
 
 use crate::isa::Isa;
@@ -193,6 +194,67 @@ const KERNELS: &[GemmKernel] = &[
     },
 ];
 
+/// A rank-k update kernel ([`rank_k`]): `W <- beta*W + alpha * X^T D` for depths up to
+/// [`rank_k::MAX_RANK_K`], the SGD weight update of a small mini-batch.
+#[derive(Clone, Copy, Debug)]
+pub struct RankKKernel {
+    /// `rank_k.<isa>`.
+    pub name: &'static str,
+    pub isa: Isa,
+    /// # Safety
+    /// The CPU runs `isa`, and the argument satisfies [`rank_k::body`]'s contract.
+    pub update: unsafe fn(&rank_k::RankK),
+}
+
+/// Every rank-k update family this build has, one line each.
+const RANK_K_KERNELS: &[RankKKernel] = &[
+    RankKKernel {
+        name: "rank_k.scalar",
+        isa: Isa::Scalar,
+        update: rank_k::scalar,
+    },
+    #[cfg(target_arch = "x86_64")]
+    RankKKernel {
+        name: "rank_k.avx2",
+        isa: Isa::Avx2,
+        update: avx2_gemm::rank_k_update,
+    },
+    #[cfg(target_arch = "x86_64")]
+    RankKKernel {
+        name: "rank_k.avx512",
+        isa: Isa::Avx512,
+        update: avx512_gemm::rank_k_update,
+    },
+    #[cfg(target_arch = "aarch64")]
+    RankKKernel {
+        name: "rank_k.neon",
+        isa: Isa::Neon,
+        update: neon_gemm::rank_k_update,
+    },
+];
+
+impl RankKKernel {
+    /// The rank-k kernel of a family; an unavailable family gives the scalar one.
+    pub fn for_isa(isa: Isa) -> RankKKernel {
+        let isa = if isa.is_available() { isa } else { Isa::Scalar };
+        *RANK_K_KERNELS
+            .iter()
+            .find(|k| k.isa == isa)
+            .expect("every family has a rank-k kernel")
+    }
+
+    /// Runs the update.
+    ///
+    /// # Safety
+    /// `t` must satisfy [`rank_k::body`]'s contract (valid operands, `1 <= k <= MAX_RANK_K`,
+    /// `alpha != 0`, W not overlapping X or D).
+    pub unsafe fn run(&self, t: &rank_k::RankK) {
+        debug_assert!(t.k >= 1 && t.k <= rank_k::MAX_RANK_K && t.alpha != 0.0);
+        // SAFETY: forwarded contract; the family was checked against the CPU in `for_isa`.
+        unsafe { (self.update)(t) }
+    }
+}
+
 /// The activation kernels of one family: the element-wise map and the fused bias + activation
 /// row, chosen once (like [`GemmKernel`]) so callers never match on the ISA themselves.
 #[derive(Clone, Copy, Debug)]
@@ -210,6 +272,11 @@ pub struct ActivationKernel {
     /// # Safety
     /// `z`, `bias` and `deriv` each valid for `n` floats; the CPU runs `isa`.
     pub bias_act_row: unsafe fn(math::Activation, *mut f32, *const f32, *mut f32, usize),
+    /// `dst[i] = src[i] * scale` for `n` bytes: the trainer's gather from byte pixels.
+    ///
+    /// # Safety
+    /// `src` readable for `n` bytes, `dst` writable for `n` floats; the CPU runs `isa`.
+    pub scale_bytes: unsafe fn(*const u8, *mut f32, usize, f32),
 }
 
 /// Every activation family this build has, one line each.
@@ -219,6 +286,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         isa: Isa::Scalar,
         map: scalar::map,
         bias_act_row: scalar::bias_act_row,
+        scale_bytes: scalar::scale_bytes_portable,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -226,6 +294,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         isa: Isa::Avx2,
         map: avx2::map,
         bias_act_row: avx2::bias_act_row,
+        scale_bytes: avx2::scale_bytes,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -233,6 +302,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         isa: Isa::Avx512,
         map: avx512::map,
         bias_act_row: avx512::bias_act_row,
+        scale_bytes: avx512::scale_bytes,
     },
     #[cfg(target_arch = "aarch64")]
     ActivationKernel {
@@ -240,6 +310,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         isa: Isa::Neon,
         map: neon::map,
         bias_act_row: neon::bias_act_row,
+        scale_bytes: neon::scale_bytes,
     },
 ];
 

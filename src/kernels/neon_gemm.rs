@@ -10,6 +10,7 @@
 //! 5 loads instead of 24 FMAs for 3 loads and 8 broadcasts.
 
 use super::microkernel::{self, Lanes};
+use super::rank_k::{self, RankK};
 use super::Tile;
 use core::arch::aarch64::*;
 
@@ -115,6 +116,14 @@ impl Lanes for Neon {
         cols.saturating_sub(LANES * h).min(LANES)
     }
 
+    const RANK_K_REGS: usize = 24;
+
+    #[inline(always)]
+    unsafe fn rank_k<const K: usize>(t: &RankK) {
+        // SAFETY: forwarded contract (NEON checked when the kernel was chosen).
+        unsafe { rank_k_body::<K>(t) }
+    }
+
     #[inline(always)]
     unsafe fn body<
         const PACKED: bool,
@@ -140,4 +149,28 @@ impl Lanes for Neon {
 pub unsafe fn gemm_tile<const MR: usize, const NV: usize>(t: &Tile) {
     // SAFETY: forwarded contract.
     unsafe { microkernel::gemm_tile::<Neon, MR, NV>(t) }
+}
+
+/// The shared rank-k update body compiled with NEON.
+///
+/// # Safety
+/// The CPU must support NEON; as [`rank_k::body`].
+#[target_feature(enable = "neon")]
+unsafe fn rank_k_body<const K: usize>(t: &RankK) {
+    // SAFETY: forwarded contract, inside NEON code.
+    unsafe {
+        match rank_k::vectors_for(K, Neon::RANK_K_REGS) {
+            1 => rank_k::body::<Neon, K, 1>(t),
+            _ => rank_k::body::<Neon, K, 2>(t),
+        }
+    }
+}
+
+/// The NEON rank-k update (`rank_k.neon`).
+///
+/// # Safety
+/// The CPU must support NEON, and `t` must satisfy [`rank_k::body`]'s contract.
+pub unsafe fn rank_k_update(t: &RankK) {
+    // SAFETY: forwarded contract.
+    unsafe { rank_k::by_depth::<Neon>(t) }
 }

@@ -204,3 +204,33 @@ pub unsafe fn bias_act_row(
         }
     }
 }
+
+/// `dst[i] = src[i] * scale` for `i < n`: byte features to floats (exact for a power-of-two
+/// `scale`, as the pixel scale 1/256 is). `#[inline(always)]` so the SIMD families compile the
+/// same loop with their instructions.
+///
+/// # Safety
+/// `src` readable for `n` bytes, `dst` writable for `n` floats.
+#[inline(always)]
+pub unsafe fn scale_bytes(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
+    // SAFETY: the caller guarantees both extents; a byte and a float buffer cannot be the same
+    // memory as `&`/`&mut` pairs here because the caller passes distinct buffers.
+    let (src, dst) = unsafe {
+        (
+            std::slice::from_raw_parts(src, n),
+            std::slice::from_raw_parts_mut(dst, n),
+        )
+    };
+    for (d, &b) in dst.iter_mut().zip(src) {
+        *d = f32::from(b) * scale;
+    }
+}
+
+/// [`scale_bytes`] as a plain function pointer for the portable family's table line.
+///
+/// # Safety
+/// As [`scale_bytes`].
+pub unsafe fn scale_bytes_portable(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
+    // SAFETY: forwarded contract.
+    unsafe { scale_bytes(src, dst, n, scale) }
+}

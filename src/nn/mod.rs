@@ -10,6 +10,7 @@ pub mod batched;
 pub mod init;
 pub mod reference;
 pub mod rng;
+pub mod small_batch;
 pub mod train;
 
 use crate::error::{Error, Result};

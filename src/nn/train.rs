@@ -2,6 +2,7 @@
 
 use super::batched::{Engine, SgdParams, Workspace};
 use super::rng::Shuffler;
+use super::small_batch::SmallBatchStep;
 use super::{Activation, Cost, Init, Network};
 use crate::data::{Dataset, Splits};
 use crate::error::{Error, Result};
@@ -202,7 +203,12 @@ pub fn train(
     let train = &data.train;
     let n = train.len();
     let width = net.inputs();
-    let mut ws = Workspace::new(&net, cfg.batch.min(n.max(1)));
+    let capacity = cfg.batch.min(n.max(1));
+    // Small batches (the book's 10) run on the padded small-batch step; it holds the
+    // parameters during the epoch and hands them back before each evaluation.
+    let mut small = (capacity <= SmallBatchStep::MAX_BATCH)
+        .then(|| SmallBatchStep::new(&net, engine, capacity));
+    let mut ws = Workspace::new(&net, if small.is_some() { 1 } else { capacity });
     let mut eval_ws = Workspace::new(&net, EVAL_BATCH);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut shuffler = Shuffler::new(cfg.seed);
@@ -212,13 +218,18 @@ pub fn train(
         shuffler.shuffle(&mut order);
         let t = Instant::now();
         let batches: Vec<&[u32]> = order.chunks(cfg.batch).collect();
+        let params = SgdParams {
+            cost: cfg.cost,
+            eta: cfg.eta,
+            lambda: cfg.lambda,
+            train_size: n,
+        };
         for (bi, chunk) in batches.iter().enumerate() {
-            let m = engine.gather_pixels(
-                &mut ws,
-                &train.pixels,
-                width,
-                chunk.iter().map(|&i| i as usize),
-            );
+            let rows = chunk.iter().map(|&i| i as usize);
+            let m = match &mut small {
+                Some(step) => step.gather_pixels(&train.pixels, rows),
+                None => engine.gather_pixels(&mut ws, &train.pixels, width, rows),
+            };
             // The next batch's images sit at random places in a 47 MB array: start fetching
             // them now so the next gather does not wait on memory.
             for &i in batches.get(bi + 1).copied().unwrap_or(&[]) {
@@ -228,19 +239,14 @@ pub fn train(
             for (dst, &i) in labels.iter_mut().zip(chunk.iter()) {
                 *dst = train.labels[i as usize];
             }
-            engine.sgd_step(
-                &mut net,
-                &mut ws,
-                m,
-                &labels[..m],
-                &SgdParams {
-                    cost: cfg.cost,
-                    eta: cfg.eta,
-                    lambda: cfg.lambda,
-                    train_size: n,
-                },
-            );
+            match &mut small {
+                Some(step) => step.step(m, &labels[..m], &params),
+                None => engine.sgd_step(&mut net, &mut ws, m, &labels[..m], &params),
+            }
             on_batch();
+        }
+        if let Some(step) = &small {
+            step.store(&mut net);
         }
         let train_seconds = t.elapsed().as_secs_f64();
         let record = EpochRecord {

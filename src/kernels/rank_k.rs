@@ -1,0 +1,219 @@
+//! The small-k rank update `W <- beta*W + alpha * X^T D`, written once for every vector width.
+//!
+//! This is the SGD weight update of a mini-batch step (`W^T` of a layer, `X` the layer's input
+//! rows, `D` its error rows, `k` the batch): a GEMM whose depth is the batch, so short (10 in the
+//! book) that the general microkernel spends a large share of each tile on its epilogue, its
+//! call and its tile bookkeeping. Here `D`'s `k` rows of one column chunk are loaded into
+//! registers once, and every row of `W` is then read, updated and written exactly once while
+//! `X`'s column is broadcast from where it lies. `k` is a compile-time constant of each body
+//! ([`MAX_RANK_K`] instances), so the loop over `k` unrolls and `D` stays in registers.
+//!
+//! The arithmetic is the GEMM contract's ([`super::reference_cell`]): each cell's sum `S` starts
+//! at `+0` and takes one fused multiply-add per term in `p` order, then the cell is `alpha*S`
+//! (`beta == 0`: `W` is not read) or `fma(beta, w, alpha*S)`. So the bits equal those of the
+//! general GEMM, of every other kernel and of the scalar family.
+
+use super::microkernel::Lanes;
+
+/// Largest depth (batch) the rank-k kernels take; deeper updates go through the general GEMM.
+pub const MAX_RANK_K: usize = 16;
+
+/// One rank-k update: `W (rows x cols) <- beta*W + alpha * X^T D` with `X` `k x rows` and `D`
+/// `k x cols`. All three have unit column stride.
+#[derive(Clone, Copy, Debug)]
+pub struct RankK {
+    /// Depth: the number of rows of `X` and `D`, `1..=MAX_RANK_K`.
+    pub k: usize,
+    /// Rows of `W` (columns of `X`).
+    pub rows: usize,
+    /// Columns of `W` and `D`.
+    pub cols: usize,
+    /// `X[p][i]` at `x + p*rsx + i`.
+    pub x: *const f32,
+    pub rsx: isize,
+    /// `D[p][j]` at `d + p*rsd + j`.
+    pub d: *const f32,
+    pub rsd: isize,
+    /// `W[i][j]` at `w + i*rsw + j`; only the `rows x cols` cells are read (when
+    /// `beta != 0`) and written.
+    pub w: *mut f32,
+    pub rsw: isize,
+    /// Non-zero (an update with `alpha == 0` is `beta*W`, which the caller does).
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+/// The update with `D`'s chunks of `NV` vectors held in registers while `W`'s rows stream past.
+///
+/// # Safety
+/// The CPU must have `S`'s ISA (this is only inlined into the family's `#[target_feature]`
+/// wrapper), and `t` must describe valid memory as [`RankK`] says, with `t.k == K`,
+/// `1 <= K <= MAX_RANK_K` and `t.alpha != 0`. `W` must not overlap `X` or `D`.
+#[inline(always)]
+pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) {
+    debug_assert!(t.k == K && K >= 1 && K <= MAX_RANK_K);
+    let chunk = NV * S::LANES;
+    let whole = t.cols / chunk * chunk;
+    // SAFETY: forwarded contract; the chunks lie inside W's columns.
+    unsafe {
+        match t.beta != 0.0 {
+            true => {
+                for j0 in (0..whole).step_by(chunk) {
+                    chunk_pass::<S, K, NV, true, true>(t, j0);
+                }
+                if whole < t.cols {
+                    chunk_pass::<S, K, NV, false, true>(t, whole);
+                }
+            }
+            false => {
+                for j0 in (0..whole).step_by(chunk) {
+                    chunk_pass::<S, K, NV, true, false>(t, j0);
+                }
+                if whole < t.cols {
+                    chunk_pass::<S, K, NV, false, false>(t, whole);
+                }
+            }
+        }
+    }
+}
+
+/// One column chunk `j0..j0 + NV*LANES` (only its live columns when not `FULL`) of every row
+/// of `W`. `READ_W`: `beta != 0`, so the old `W` is read and kept as `fma(beta, w, alpha*S)`.
+///
+/// # Safety
+/// As [`body`], with `j0 < t.cols` and, when `FULL`, `j0 + NV*LANES <= t.cols`.
+#[inline(always)]
+unsafe fn chunk_pass<
+    S: Lanes,
+    const K: usize,
+    const NV: usize,
+    const FULL: bool,
+    const READ_W: bool,
+>(
+    t: &RankK,
+    j0: usize,
+) {
+    // SAFETY (every `S::` call below): the caller runs this with S's target features; the
+    // pointers are inside the operands as noted at each access.
+    unsafe {
+        let alpha = S::splat(t.alpha);
+        let beta = S::splat(t.beta);
+        let live = (t.cols - j0).min(NV * S::LANES);
+        // All-ones for the vectors before the ragged one, none after it.
+        let mut masks = [S::mask(live, 0); NV];
+        for (h, m) in masks.iter_mut().enumerate() {
+            *m = S::mask(live, h);
+        }
+        // D's chunk: K rows of NV vectors, zero past the live columns.
+        let mut dv = [[S::zero(); NV]; K];
+        for (p, row) in dv.iter_mut().enumerate() {
+            let dp = t.d.wrapping_offset(p as isize * t.rsd + j0 as isize);
+            for (h, v) in row.iter_mut().enumerate() {
+                // SAFETY: row p < k of D at columns j0 + h*LANES..: all readable when FULL,
+                // else only the mask's (live) lanes are read.
+                *v = if FULL {
+                    S::load(dp.add(h * S::LANES))
+                } else {
+                    S::load_masked(dp.add(h * S::LANES), masks[h])
+                };
+            }
+        }
+        let mut xp = t.x;
+        let mut wi = t.w.wrapping_add(j0);
+        for _ in 0..t.rows {
+            let mut acc = [S::zero(); NV];
+            for (p, drow) in dv.iter().enumerate() {
+                // SAFETY: X[p][i] with p < k and i < rows (xp walks row i of X^T).
+                let xb = S::broadcast(xp.wrapping_offset(p as isize * t.rsx));
+                for (a, &dvh) in acc.iter_mut().zip(drow) {
+                    *a = S::fmadd(xb, dvh, *a);
+                }
+            }
+            for (h, &s) in acc.iter().enumerate() {
+                let wp = wi.add(h * S::LANES);
+                let mut v = S::mul(alpha, s);
+                if READ_W {
+                    // SAFETY: row i < rows of W, the chunk's columns (live lanes only when
+                    // ragged).
+                    let old = if FULL {
+                        S::load(wp)
+                    } else {
+                        S::load_masked(wp, masks[h])
+                    };
+                    v = S::fmadd(beta, old, v);
+                }
+                // SAFETY: as the load.
+                if FULL {
+                    S::store(wp, v);
+                } else {
+                    S::store_masked(wp, masks[h], v);
+                }
+            }
+            xp = xp.wrapping_add(1);
+            wi = wi.wrapping_offset(t.rsw);
+        }
+    }
+}
+
+/// Calls `S::rank_k::<K>` for the update's depth.
+///
+/// # Safety
+/// As [`body`].
+#[inline(always)]
+pub(crate) unsafe fn by_depth<S: Lanes>(t: &RankK) {
+    macro_rules! arms {
+        ($($k:literal)*) => {
+            match t.k {
+                $( $k => S::rank_k::<$k>(t), )*
+                _ => unreachable!("rank-k update of depth {} (at most {MAX_RANK_K})", t.k),
+            }
+        };
+    }
+    // SAFETY: forwarded contract; K == t.k.
+    unsafe { arms!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16) }
+}
+
+/// Vectors per chunk for depth `K` on a family that can hold `regs` vectors of `D`: as many as
+/// fit (at least one, at most [`RANK_K_MAX_NV`]).
+pub(crate) const fn vectors_for(k: usize, regs: usize) -> usize {
+    let nv = regs / k;
+    if nv < 1 {
+        1
+    } else if nv > RANK_K_MAX_NV {
+        RANK_K_MAX_NV
+    } else {
+        nv
+    }
+}
+
+/// Widest chunk, in vectors, any family uses.
+pub(crate) const RANK_K_MAX_NV: usize = 2;
+
+/// The portable rank-k update (`rank_k.scalar`): the same recurrence, one cell at a time.
+///
+/// # Safety
+/// As [`body`] (any CPU).
+pub unsafe fn scalar(t: &RankK) {
+    for i in 0..t.rows {
+        for j in 0..t.cols {
+            let mut s = 0.0f32;
+            for p in 0..t.k {
+                // SAFETY: X[p][i] and D[p][j] with p < k, i < rows, j < cols.
+                let (x, d) = unsafe {
+                    (
+                        *t.x.offset(p as isize * t.rsx + i as isize),
+                        *t.d.offset(p as isize * t.rsd + j as isize),
+                    )
+                };
+                s = x.mul_add(d, s);
+            }
+            // SAFETY: W[i][j] with i < rows, j < cols.
+            let w = unsafe { &mut *t.w.offset(i as isize * t.rsw + j as isize) };
+            *w = if t.beta == 0.0 {
+                t.alpha * s
+            } else {
+                t.beta.mul_add(*w, t.alpha * s)
+            };
+        }
+    }
+}
