@@ -4,6 +4,7 @@
 use crate::activation::ActivationKernels;
 use crate::gemm::{Gemm, MatMut, MatRef};
 use crate::nn::batched::{Engine, SgdParams, Workspace};
+use crate::nn::small_batch::SmallBatchStep;
 use crate::nn::{Activation, Cost, Init, Network};
 use std::hint::black_box;
 
@@ -168,7 +169,7 @@ impl StepCase {
         }
     }
 
-    /// One SGD step (cross-entropy, eta 0.1, lambda 5, n 50,000).
+    /// One SGD step ([`STEP_PARAMS`]).
     pub fn step(&mut self, e: &Engine) {
         let n = self.labels.len();
         let i0 = (self.step * self.batch) % n;
@@ -179,15 +180,107 @@ impl StepCase {
             &mut self.ws,
             m,
             &self.labels[i0..i0 + self.batch],
-            &SgdParams {
-                cost: Cost::CrossEntropy,
-                eta: 0.1,
-                lambda: 5.0,
-                train_size: 50_000,
-            },
+            &STEP_PARAMS,
         );
         self.step += 1;
         black_box(&self.net.biases);
+    }
+}
+
+/// The SGD settings every step workload uses (cross-entropy, eta 0.1, lambda 5, n 50,000).
+const STEP_PARAMS: SgdParams = SgdParams {
+    cost: Cost::CrossEntropy,
+    eta: 0.1,
+    lambda: 5.0,
+    train_size: 50_000,
+};
+
+/// The trainer's batch-10 step as `train` runs it: [`SmallBatchStep`] (padded layout, rank-k
+/// updates) on byte images, gathered and converted each step like MNIST pixels.
+pub struct SmallBatchCase {
+    step: SmallBatchStep,
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+    batch: usize,
+    at: usize,
+}
+
+impl SmallBatchCase {
+    /// A network of `sizes` (784 inputs) trained `batch` (at most 16) examples at a time.
+    pub fn new(sizes: &[usize], batch: usize, e: &Engine) -> SmallBatchCase {
+        let net = Network::new(sizes, Activation::Sigmoid, Init::Default, 1).expect("valid sizes");
+        let examples = TRAIN_EXAMPLES.max(batch);
+        SmallBatchCase {
+            step: SmallBatchStep::new(&net, e, batch),
+            pixels: fixed_vec(examples * 784, 4)
+                .into_iter()
+                .map(|v| ((v + 0.5) * 256.0) as u8)
+                .collect(),
+            labels: (0..examples).map(|i| (i * 7 % 10) as u8).collect(),
+            batch,
+            at: 0,
+        }
+    }
+
+    /// One gather and SGD step.
+    pub fn step(&mut self) {
+        let n = self.labels.len();
+        let i0 = if self.at + self.batch > n { 0 } else { self.at };
+        let m = self.step.gather_pixels(&self.pixels, i0..i0 + self.batch);
+        self.step
+            .step(m, &self.labels[i0..i0 + self.batch], &STEP_PARAMS);
+        self.at = i0 + self.batch;
+        black_box(&self.step);
+    }
+}
+
+/// The weight update of the trainer's batch-10 step on its own, as [`SmallBatchStep`] runs it:
+/// `W^T (784 x 30, rows padded to 32 floats, 64-byte aligned) <- decay*W^T - (eta/10) X^T delta`
+/// (beta = decay, so W is read and written, unlike a plain product).
+pub struct UpdateCase {
+    x: Vec<f32>,
+    delta: Vec<f32>,
+    w: Vec<f32>,
+    off: usize,
+}
+
+impl UpdateCase {
+    const N_IN: usize = 784;
+    const N_OUT: usize = 30;
+    const STRIDE: usize = 32;
+    const BATCH: usize = 10;
+
+    pub fn new() -> UpdateCase {
+        let w = fixed_vec(Self::N_IN * Self::STRIDE + 16, 3);
+        let off = w.as_ptr().align_offset(64).min(16);
+        UpdateCase {
+            x: fixed_vec(Self::BATCH * Self::N_IN, 1),
+            delta: fixed_vec(Self::BATCH * Self::STRIDE, 2),
+            w,
+            off,
+        }
+    }
+
+    /// One update.
+    pub fn run(&mut self, g: &Gemm) {
+        let (n_in, n_out, rs, k) = (Self::N_IN, Self::N_OUT, Self::STRIDE, Self::BATCH);
+        let decay = 1.0 - STEP_PARAMS.eta * STEP_PARAMS.lambda / STEP_PARAMS.train_size as f32;
+        let w = &mut self.w[self.off..self.off + n_in * rs];
+        g.gemm(
+            -STEP_PARAMS.eta / k as f32,
+            MatRef::row_major(&self.x, k, n_in).expect("sized above").t(),
+            MatRef::new(&self.delta, k, n_out, rs, 1).expect("sized above"),
+            decay,
+            MatMut::new(w, n_in, n_out, rs, 1).expect("sized above"),
+        )
+        .expect("shapes agree");
+        black_box(&self.w);
+    }
+}
+
+impl Default for UpdateCase {
+    fn default() -> Self {
+        UpdateCase::new()
     }
 }
 
@@ -291,6 +384,16 @@ pub const PAIRED: &[Workload] = &[
         make: || gemm_workload(784, 10, 30, true),
     },
     Workload {
+        name: "gemm-784x10x30-at-decay",
+        what: "the trainer's weight update: 784x10x30 A^T, beta = decay, padded aligned rows",
+        count_iters: (10, 40),
+        make: || {
+            let g = Gemm::new().threads(1);
+            let mut c = UpdateCase::new();
+            Box::new(move || c.run(&g))
+        },
+    },
+    Workload {
         name: "gemm-1000x784x30",
         what: "SGEMM 1000x784x30 (full-batch forward)",
         count_iters: (1, 2),
@@ -330,6 +433,16 @@ pub const PAIRED: &[Workload] = &[
             let e = engine();
             let mut c = StepCase::new(&[784, 30, 10], 10);
             Box::new(move || c.step(&e))
+        },
+    },
+    Workload {
+        name: "small-batch-step",
+        what: "the trainer's step: gather + SmallBatchStep, [784,30,10], batch 10",
+        count_iters: (10, 60),
+        make: || {
+            let e = engine();
+            let mut c = SmallBatchCase::new(&[784, 30, 10], 10, &e);
+            Box::new(move || c.step())
         },
     },
     Workload {
