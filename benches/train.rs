@@ -10,6 +10,7 @@ use vanishing::activation::ActivationKernels;
 use vanishing::data::mnist;
 use vanishing::gemm::Gemm;
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
+use vanishing::nn::small_batch::SmallBatchStep;
 use vanishing::nn::{Activation, Cost, Init, Network};
 
 /// SGD steps per measured slice of an epoch at batch 10 (an epoch is 5,000 steps).
@@ -33,31 +34,41 @@ fn bench_train(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2))
         .sample_size(10);
 
+    let params = SgdParams {
+        cost: Cost::CrossEntropy,
+        eta: 0.1,
+        lambda: 5.0,
+        train_size: 50_000,
+    };
     for (label, sizes) in [
         ("784-30-10", vec![784, 30, 10]),
         ("784-100-10", vec![784, 100, 10]),
     ] {
         let e = engine(1);
         let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
-        let mut ws = Workspace::new(&net, 10);
         group.throughput(Throughput::Elements((SLICE_STEPS * 10) as u64));
+        // The trainer's step (what `train` runs at batch 10), next batch prefetched as there.
+        let mut small = SmallBatchStep::new(&net, &e, 10);
+        group.bench_function(BenchmarkId::new("sgd-b10-small-slice.1t", label), |b| {
+            b.iter(|| {
+                for s in 0..SLICE_STEPS {
+                    let i0 = s * 10;
+                    let m = small.gather_pixels(&train.pixels, i0..i0 + 10);
+                    vanishing::kernels::prefetch_bytes(
+                        &train.pixels[(i0 + 10) * 784..(i0 + 20) * 784],
+                    );
+                    small.step(m, &train.labels[i0..i0 + 10], &params);
+                }
+            })
+        });
+        // The general step, which batches over 16 use.
+        let mut ws = Workspace::new(&net, 10);
         group.bench_function(BenchmarkId::new("sgd-b10-slice.1t", label), |b| {
             b.iter(|| {
                 for s in 0..SLICE_STEPS {
                     let i0 = s * 10;
                     let m = e.gather_pixels(&mut ws, &train.pixels, 784, i0..i0 + 10);
-                    e.sgd_step(
-                        &mut net,
-                        &mut ws,
-                        m,
-                        &train.labels[i0..i0 + 10],
-                        &SgdParams {
-                            cost: Cost::CrossEntropy,
-                            eta: 0.1,
-                            lambda: 5.0,
-                            train_size: 50_000,
-                        },
-                    );
+                    e.sgd_step(&mut net, &mut ws, m, &train.labels[i0..i0 + 10], &params);
                 }
             })
         });
@@ -123,17 +134,22 @@ fn summary() {
         v.map_or("-".into(), |v| format!("{:.*}", digits, v * scale))
     };
     let mut md = format!(
-        "# Trainer benchmark summary\n\nWritten by `cargo bench --bench train` (Criterion medians, one run).\n\nMachine: {}\n\n## SGD at batch 10, one thread\n\n| network | seconds per epoch (5,000 steps, extrapolated from {SLICE_STEPS}) | us per step |\n|---|---|---|\n",
+        "# Trainer benchmark summary\n\nWritten by `cargo bench --bench train` (Criterion medians, one run).\n\nMachine: {}\n\n## SGD at batch 10, one thread\n\n| network | step | seconds per epoch (5,000 steps, extrapolated from {SLICE_STEPS}) | us per step |\n|---|---|---|---|\n",
         support::machine()
     );
     for label in ["784-30-10", "784-100-10"] {
-        let s = secs(&format!("sgd-b10-slice.1t/{label}"));
-        md += &format!(
-            "| [{}] | {} | {} |\n",
-            label.replace('-', ","),
-            f(s, 5000.0 / SLICE_STEPS as f64, 3),
-            f(s, 1e6 / SLICE_STEPS as f64, 1)
-        );
+        for (step, id) in [
+            ("small-batch (the trainer's)", "sgd-b10-small-slice.1t"),
+            ("general", "sgd-b10-slice.1t"),
+        ] {
+            let s = secs(&format!("{id}/{label}"));
+            md += &format!(
+                "| [{}] | {step} | {} | {} |\n",
+                label.replace('-', ","),
+                f(s, 5000.0 / SLICE_STEPS as f64, 3),
+                f(s, 1e6 / SLICE_STEPS as f64, 1)
+            );
+        }
     }
     md += "\n## Chapter 5's full-batch loop: 1,000 images, [784,30,30,30,30,10]\n\n| measurement | 1 thread (ms) | ";
     md += &format!("{all} threads (ms) | speed-up |\n|---|---|---|---|\n");
@@ -163,7 +179,11 @@ fn summary() {
     support::write_result("bench-train.md", &md);
 }
 
-/// "Where a batch-10 step's time goes", for both of the book's batch-10 networks.
+/// One step's phase measurement (see `support::phases`).
+type PhaseFn = fn(&Engine, &Network, &mnist::Dataset) -> Vec<support::phases::Phase>;
+
+/// "Where a batch-10 step's time goes", for both of the book's batch-10 networks, on the
+/// trainer's small-batch step and on the general step.
 fn phase_tables() -> String {
     let data = mnist::load(&mnist::resolve_dir(None)).expect("MNIST loads");
     let e = engine(1);
@@ -173,14 +193,27 @@ fn phase_tables() -> String {
         2000,
         peak.map_or("n/a".into(), |p| format!("{p:.0} GFLOP/s"))
     );
-    for sizes in [vec![784, 30, 10], vec![784, 100, 10]] {
+    let steps: [(&str, PhaseFn); 2] = [
+        (
+            "the trainer's small-batch step (`SmallBatchStep`: padded rows, rank-k updates)",
+            support::phases::small_batch_step,
+        ),
+        (
+            "the general step (`Engine::sgd_step`, used for batches over 16)",
+            support::phases::batch10_step,
+        ),
+    ];
+    for ((title, run), sizes) in steps
+        .iter()
+        .flat_map(|s| [(s, vec![784, 30, 10]), (s, vec![784, 100, 10])])
+    {
         let net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
-        let phases = support::phases::batch10_step(&e, &net, &data.train);
+        let phases = run(&e, &net, &data.train);
         let (whole, parts) = phases.split_last().expect("phases");
         let sum: f64 = parts.iter().map(|p| p.seconds).sum();
         let flop: f64 = parts.iter().map(|p| p.flop).sum();
         md += &format!(
-            "\n### [{}]\n\n| phase | us per step | share of the whole step | GFLOP/s | % of peak |\n|---|---|---|---|---|\n",
+            "\n### [{}], {title}\n\n| phase | us per step | share of the whole step | GFLOP/s | % of peak |\n|---|---|---|---|---|\n",
             sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
         );
         let row = |name: &str, secs: f64, flop: f64| {

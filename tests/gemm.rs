@@ -684,7 +684,7 @@ proptest! {
 /// the contract's bits on an edge grid of every family: every depth, row counts around the
 /// unroll, widths around every vector and chunk width (ragged chunks), padded row strides
 /// (whose gaps must keep their guard bits), beta = 0 (C holds NaN and must not be read) and
-/// beta != 0.
+/// beta != 0. (Row-packed C with beta != 0 runs on the microkernel: the same bits again.)
 #[test]
 fn rank_k_kernels_give_the_contract_bits_every_family() {
     let mut cases = 0;
@@ -697,9 +697,12 @@ fn rank_k_kernels_give_the_contract_bits_every_family() {
         for k in 1..=vanishing::kernels::rank_k::MAX_RANK_K {
             for m in [1, 2, 5, 17, 40] {
                 for n in [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 49, 100] {
+                    // Beta = 0 runs on the rank-k kernel on every layout; beta != 0 on rows a
+                    // line apart (Lines), which the driver sends to it (see rank_k_form).
                     for (lb, lc) in [
                         (Layout::RowMajor, Layout::RowMajor),
                         (Layout::Padded, Layout::Padded),
+                        (Layout::Lines, Layout::Lines),
                     ] {
                         for (alpha, beta) in [(1.0, 0.0), (-0.37, 0.75)] {
                             let seed = (k * 1000 + m * 100 + n) as u64;
@@ -723,7 +726,10 @@ fn rank_k_and_microkernel_paths_agree_on_trainer_updates() {
             let mut r = rng(7);
             let x = random_vec(&mut r, k * m);
             let d = random_vec(&mut r, k * n);
-            let w0 = random_vec(&mut r, m * n);
+            // Rows padded to whole lines, as the small-batch step keeps W^T (and as the
+            // driver needs for beta != 0 on the rank-k kernel).
+            let rs = n.div_ceil(16) * 16;
+            let w0 = random_vec(&mut r, m * rs);
             let run = |on: bool| {
                 let mut w = w0.clone();
                 Gemm::with_isa(isa)
@@ -734,7 +740,7 @@ fn rank_k_and_microkernel_paths_agree_on_trainer_updates() {
                         MatRef::row_major(&x, k, m).unwrap().t(),
                         MatRef::row_major(&d, k, n).unwrap(),
                         0.9999,
-                        MatMut::row_major(&mut w, m, n).unwrap(),
+                        MatMut::new(&mut w, m, n, rs, 1).unwrap(),
                     )
                     .unwrap();
                 w

@@ -161,13 +161,17 @@ fn rank_k_kernels_stay_inside_their_operands() {
     for isa in common::families() {
         let g = Gemm::with_isa(isa).threads(1);
         for m in [1, 3, 17] {
-            for n in [1, 3, 7, 9, 17, 30, 33] {
+            for n in [1usize, 3, 7, 9, 17, 30, 33] {
                 for k in [1, 2, 10, 16] {
                     for beta in [0.0f32, 0.5] {
                         for at_end in [true, false] {
+                            // beta != 0 reaches the rank-k kernel on rows a line apart
+                            // (the small-batch layout); W's last row ends flush on the page.
+                            let rs = if beta == 0.0 { n } else { n.div_ceil(16) * 16 };
+                            let wlen = (m - 1) * rs + n;
                             let mut x = Guarded::new(k * m, at_end);
                             let mut d = Guarded::new(k * n, at_end);
-                            let mut w = Guarded::new(m * n, at_end);
+                            let mut w = Guarded::new(wlen, at_end);
                             for (i, v) in x.slice().iter_mut().enumerate() {
                                 *v = (i % 7) as f32 - 3.0;
                             }
@@ -177,20 +181,21 @@ fn rank_k_kernels_stay_inside_their_operands() {
                             for (i, v) in w.slice().iter_mut().enumerate() {
                                 *v = (i % 3) as f32;
                             }
-                            let want: Vec<f32> = (0..m * n)
-                                .map(|ij| {
-                                    let (i, j) = (ij / n, ij % n);
+                            let mut want = w.slice().to_vec();
+                            for i in 0..m {
+                                for j in 0..n {
                                     let s: f32 = (0..k)
                                         .map(|p| x.slice()[p * m + i] * d.slice()[p * n + j])
                                         .sum();
-                                    s + beta * w.slice()[ij]
-                                })
-                                .collect();
+                                    want[i * rs + j] = s + beta * want[i * rs + j];
+                                }
+                            }
                             let xv = MatRef::row_major(x.slice(), k, m).unwrap().t();
                             let dv = MatRef::row_major(d.slice(), k, n).unwrap();
-                            let wv = MatMut::row_major(w.slice(), m, n).unwrap();
+                            let wv = MatMut::new(w.slice(), m, n, rs, 1).unwrap();
                             g.gemm(1.0, xv, dv, beta, wv).unwrap();
-                            // Small integers and halves: every product and sum is exact.
+                            // Small integers and halves: every product and sum is exact; the
+                            // gaps between rows keep their values.
                             assert_eq!(w.slice(), &want[..], "{isa:?} m {m} n {n} k {k}");
                             cases += 1;
                         }

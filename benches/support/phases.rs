@@ -7,6 +7,7 @@ use std::time::Instant;
 use vanishing::data::mnist::Dataset;
 use vanishing::gemm::{MatMut, MatRef};
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
+use vanishing::nn::small_batch::SmallBatchStep;
 use vanishing::nn::{Cost, Network};
 
 /// One measured phase: its name, seconds per step and floating-point operations per step (0 for
@@ -198,5 +199,98 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
     }
 
     phase("whole step (gather + sgd_step)".into(), 0.0, whole_step);
+    out
+}
+
+/// The phases of the trainer's batch-10 step ([`SmallBatchStep`], the padded layout and the
+/// rank-k updates) of `net` on one thread, and the whole step (gather + step, returned last,
+/// named "whole step"). Each phase runs alone on a copy that holds a real batch.
+pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
+    let p = SgdParams {
+        cost: Cost::CrossEntropy,
+        eta: 0.1,
+        lambda: 5.0,
+        train_size: 50_000,
+    };
+    let sizes = net.sizes.clone();
+    let layers = net.layers();
+    let labels: Vec<Vec<u8>> = (0..REPS)
+        .map(|r| {
+            batch_rows(r, train.len())
+                .map(|i| train.labels[i])
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut phase = |name: String, flop: f64, seconds: f64| {
+        out.push(Phase {
+            name,
+            seconds,
+            flop,
+        })
+    };
+    // The whole step first, with the next batch prefetched as `train` does.
+    let mut fresh = SmallBatchStep::new(net, e, BATCH);
+    let whole_step = best_seconds(|r| {
+        let m = fresh.gather_pixels(&train.pixels, batch_rows(r, train.len()));
+        for i in batch_rows(r + 1, train.len()) {
+            vanishing::kernels::prefetch_bytes(&train.pixels[i * 784..(i + 1) * 784]);
+        }
+        fresh.step(m, &labels[r], &p);
+    });
+
+    let mut s = SmallBatchStep::new(net, e, BATCH);
+    let m = s.gather_pixels(&train.pixels, batch_rows(0, train.len()));
+    s.step(m, &labels[0], &p);
+    let t = best_seconds(|r| {
+        s.gather_pixels(&train.pixels, batch_rows(r, train.len()));
+    });
+    phase(
+        "gather 10 rows from byte pixels (no prefetch)".into(),
+        0.0,
+        t,
+    );
+    s.gather_pixels(&train.pixels, batch_rows(0, train.len()));
+    for l in 0..layers {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+        let t = best_seconds(|_| s.forward_layer(BATCH, l));
+        phase(
+            format!(
+                "forward GEMM {BATCH}x{n_in}x{n_out} + bias, {} and derivative",
+                net.activation(l).name()
+            ),
+            2.0 * (BATCH * n_in * n_out) as f64,
+            t,
+        );
+    }
+    let t = best_seconds(|_| s.output_delta(BATCH, &labels[0], Cost::CrossEntropy));
+    phase("output error".into(), 0.0, t);
+    for l in (1..layers).rev() {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+        let t = best_seconds(|_| s.propagate(BATCH, l));
+        phase(
+            format!("error back to layer {l}: GEMM {BATCH}x{n_out}x{n_in} + act'"),
+            2.0 * (BATCH * n_in * n_out) as f64,
+            t,
+        );
+    }
+    let decay = 1.0 - p.eta * p.lambda / p.train_size as f32;
+    let alpha = -p.eta / BATCH as f32;
+    for l in 0..layers {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+        let t = best_seconds(|_| s.update_weights(BATCH, l, alpha, decay));
+        phase(
+            format!("weight update {n_in}x{BATCH}x{n_out} (rank-k, beta = decay)"),
+            2.0 * (BATCH * n_in * n_out) as f64,
+            t,
+        );
+        let t = best_seconds(|_| s.update_bias(BATCH, l, alpha));
+        phase(format!("bias update, {n_out} sums of {BATCH}"), 0.0, t);
+    }
+    phase(
+        "whole step (gather + step, next batch prefetched)".into(),
+        0.0,
+        whole_step,
+    );
     out
 }

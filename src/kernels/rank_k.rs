@@ -118,22 +118,66 @@ unsafe fn chunk_pass<
                 };
             }
         }
-        let mut xp = t.x;
-        let mut wi = t.w.wrapping_add(j0);
-        for _ in 0..t.rows {
-            let mut acc = [S::zero(); NV];
-            for (p, drow) in dv.iter().enumerate() {
-                // SAFETY: X[p][i] with p < k and i < rows (xp walks row i of X^T).
-                let xb = S::broadcast(xp.wrapping_offset(p as isize * t.rsx));
-                for (a, &dvh) in acc.iter_mut().zip(drow) {
+        // Rows go ROWS at a time, so the out-of-order core sees independent FMA chains side by
+        // side (each chain is K FMAs, a mul and an FMA long); the rest one at a time.
+        let mut i = 0;
+        while i + ROWS <= t.rows {
+            rows_pass::<S, K, NV, FULL, READ_W, ROWS>(t, &dv, &masks, i, j0, alpha, beta);
+            i += ROWS;
+        }
+        while i < t.rows {
+            rows_pass::<S, K, NV, FULL, READ_W, 1>(t, &dv, &masks, i, j0, alpha, beta);
+            i += 1;
+        }
+    }
+}
+
+/// Rows handled together by [`chunk_pass`].
+const ROWS: usize = 4;
+
+/// Rows `i..i+R` of one column chunk: `R x NV` independent sums over `D`'s chunk in registers,
+/// then the epilogue and the stores.
+///
+/// # Safety
+/// As [`chunk_pass`], with `i + R <= t.rows`; `dv` is `D`'s chunk at `j0`, `masks` its lanes.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_pass<
+    S: Lanes,
+    const K: usize,
+    const NV: usize,
+    const FULL: bool,
+    const READ_W: bool,
+    const R: usize,
+>(
+    t: &RankK,
+    dv: &[[S::V; NV]; K],
+    masks: &[S::Mask; NV],
+    i: usize,
+    j0: usize,
+    alpha: S::V,
+    beta: S::V,
+) {
+    // SAFETY (every `S::` call below): the caller runs this with S's target features; the
+    // pointers are inside the operands as noted at each access.
+    unsafe {
+        let mut acc = [[S::zero(); NV]; R];
+        for (p, drow) in dv.iter().enumerate() {
+            for (r, row) in acc.iter_mut().enumerate() {
+                // SAFETY: X[p][i + r] with p < k and i + r < rows.
+                let xb = S::broadcast(t.x.wrapping_offset(p as isize * t.rsx + (i + r) as isize));
+                for (a, &dvh) in row.iter_mut().zip(drow) {
                     *a = S::fmadd(xb, dvh, *a);
                 }
             }
-            for (h, &s) in acc.iter().enumerate() {
+        }
+        for (r, row) in acc.iter().enumerate() {
+            let wi = t.w.wrapping_offset((i + r) as isize * t.rsw + j0 as isize);
+            for (h, &s) in row.iter().enumerate() {
                 let wp = wi.add(h * S::LANES);
                 let mut v = S::mul(alpha, s);
                 if READ_W {
-                    // SAFETY: row i < rows of W, the chunk's columns (live lanes only when
+                    // SAFETY: row i + r < rows of W, the chunk's columns (live lanes only when
                     // ragged).
                     let old = if FULL {
                         S::load(wp)
@@ -149,8 +193,6 @@ unsafe fn chunk_pass<
                     S::store_masked(wp, masks[h], v);
                 }
             }
-            xp = xp.wrapping_add(1);
-            wi = wi.wrapping_offset(t.rsw);
         }
     }
 }

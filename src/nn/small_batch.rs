@@ -210,41 +210,47 @@ impl SmallBatchStep {
     /// Forward pass: every layer's activations and derivatives for the first `m` rows.
     fn forward(&mut self, m: usize) {
         for l in 0..self.layers.len() {
-            let act = self.activation(l);
-            let (below, rest) = self.layers.split_at_mut(l);
-            let layer = &mut rest[0];
-            let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
-            let input = match below.last() {
-                None => MatRef::row_major(&self.x.get()[..m * n_in], m, n_in),
-                Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
-            }
-            .expect(SHAPES_AGREE);
-            self.gemm
-                .gemm(
-                    1.0,
-                    input,
-                    MatRef::new(layer.wt.get(), n_in, n_out, stride, 1).expect(SHAPES_AGREE),
-                    0.0,
-                    MatMut::new(layer.a.get_mut(), m, n_out, stride, 1).expect(SHAPES_AGREE),
-                )
-                .expect(SHAPES_AGREE);
-            let bias = &layer.bias.get()[..n_out];
-            for (z, d) in layer
-                .a
-                .get_mut()
-                .chunks_exact_mut(stride)
-                .zip(layer.d.get_mut().chunks_exact_mut(stride))
-                .take(m)
-            {
-                self.engine_act
-                    .bias_activation(act, &mut z[..n_out], bias, &mut d[..n_out])
-                    .expect(SHAPES_AGREE);
-            }
+            self.forward_layer(m, l);
         }
     }
 
-    /// The output error `dC/dz` for the first `m` rows.
-    fn output_delta(&mut self, m: usize, labels: &[u8], cost: Cost) {
+    /// Layer `l`'s forward product and its bias + activation + derivative pass, for the first
+    /// `m` rows (one phase of [`SmallBatchStep::step`], public for the phase benchmarks).
+    pub fn forward_layer(&mut self, m: usize, l: usize) {
+        let act = self.activation(l);
+        let (below, rest) = self.layers.split_at_mut(l);
+        let layer = &mut rest[0];
+        let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
+        let input = match below.last() {
+            None => MatRef::row_major(&self.x.get()[..m * n_in], m, n_in),
+            Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
+        }
+        .expect(SHAPES_AGREE);
+        self.gemm
+            .gemm(
+                1.0,
+                input,
+                MatRef::new(layer.wt.get(), n_in, n_out, stride, 1).expect(SHAPES_AGREE),
+                0.0,
+                MatMut::new(layer.a.get_mut(), m, n_out, stride, 1).expect(SHAPES_AGREE),
+            )
+            .expect(SHAPES_AGREE);
+        let bias = &layer.bias.get()[..n_out];
+        for (z, d) in layer
+            .a
+            .get_mut()
+            .chunks_exact_mut(stride)
+            .zip(layer.d.get_mut().chunks_exact_mut(stride))
+            .take(m)
+        {
+            self.engine_act
+                .bias_activation(act, &mut z[..n_out], bias, &mut d[..n_out])
+                .expect(SHAPES_AGREE);
+        }
+    }
+
+    /// The output error `dC/dz` for the first `m` rows (a phase of [`SmallBatchStep::step`]).
+    pub fn output_delta(&mut self, m: usize, labels: &[u8], cost: Cost) {
         let top = self.layers.last_mut().expect("a network has a layer");
         let (n, stride) = (top.n_out, top.stride);
         let rows = top
@@ -268,8 +274,8 @@ impl SmallBatchStep {
     }
 
     /// `delta_{l-1} = (delta_l W_l) * act'(z_{l-1})` for the first `m` rows, with the weights
-    /// before this step's update of layer `l`.
-    fn propagate(&mut self, m: usize, l: usize) {
+    /// before this step's update of layer `l` (a phase of [`SmallBatchStep::step`]).
+    pub fn propagate(&mut self, m: usize, l: usize) {
         let (below, above) = self.layers.split_at_mut(l);
         let (lower, upper) = (&mut below[l - 1], &above[0]);
         let (n_in, n_out) = (upper.n_in, upper.n_out);
@@ -301,6 +307,13 @@ impl SmallBatchStep {
     /// Layer `l`'s update: `W^T <- decay*W^T + alpha * A_{l-1}^T delta_l` (the rank-k
     /// kernel) and `b <- b + alpha * (delta_l's column sums, in row order)`.
     fn update(&mut self, m: usize, l: usize, alpha: f32, decay: f32) {
+        self.update_weights(m, l, alpha, decay);
+        self.update_bias(m, l, alpha);
+    }
+
+    /// `W^T <- decay*W^T + alpha * A_{l-1}^T delta_l` for layer `l` over the first `m` rows (a
+    /// phase of [`SmallBatchStep::step`], with `alpha = -eta/m`).
+    pub fn update_weights(&mut self, m: usize, l: usize, alpha: f32, decay: f32) {
         let (below, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
@@ -319,8 +332,14 @@ impl SmallBatchStep {
                 MatMut::new(layer.wt.get_mut(), n_in, n_out, stride, 1).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
-        // Bias: the column sums in row order from +0, then b -= step * sum (alpha = -step),
-        // exactly as the general step's `column_sums` and update.
+    }
+
+    /// `b <- b - step * (delta_l's column sums)` for layer `l` over the first `m` rows, with
+    /// `alpha = -step` (a phase of [`SmallBatchStep::step`]): the sums in row order from +0,
+    /// exactly as the general step's `column_sums` and update.
+    pub fn update_bias(&mut self, m: usize, l: usize, alpha: f32) {
+        let layer = &mut self.layers[l];
+        let (n_out, stride) = (layer.n_out, layer.stride);
         let sums = &mut self.sums[..n_out];
         sums.fill(0.0);
         for row in layer.delta.get().chunks_exact(stride).take(m) {

@@ -268,7 +268,9 @@ impl UpdateCase {
         let w = &mut self.w[self.off..self.off + n_in * rs];
         g.gemm(
             -STEP_PARAMS.eta / k as f32,
-            MatRef::row_major(&self.x, k, n_in).expect("sized above").t(),
+            MatRef::row_major(&self.x, k, n_in)
+                .expect("sized above")
+                .t(),
             MatRef::new(&self.delta, k, n_out, rs, 1).expect("sized above"),
             decay,
             MatMut::new(w, n_in, n_out, rs, 1).expect("sized above"),

@@ -23,6 +23,9 @@ pub enum Layout {
     Padded,
     /// Neither stride is 1.
     General,
+    /// Row-major with rows a whole number of 64-byte lines apart and at least one spare line
+    /// (the small-batch trainer's layout).
+    Lines,
 }
 
 pub const LAYOUTS: [Layout; 4] = [
@@ -40,6 +43,7 @@ impl Layout {
             Layout::ColMajor => (1, rows.max(1)),
             Layout::Padded => (cols + 5, 1),
             Layout::General => (2, 2 * rows + 3),
+            Layout::Lines => (cols.div_ceil(16) * 16 + 16, 1),
         }
     }
 }
