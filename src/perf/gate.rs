@@ -1,6 +1,6 @@
 //! Ratio checks: ours against a reference, timed interleaved (A B A B ...) in one process.
 
-use super::workloads::{GemmCase, SigmoidCase, StepCase};
+use super::workloads::{GemmCase, SigmoidCase, SmallBatchCase, StepCase};
 use crate::activation::ActivationKernels;
 use crate::gemm::Gemm;
 use crate::nn::batched::Engine;
@@ -32,7 +32,9 @@ pub fn checks() -> Vec<Check> {
     let sig = std::rc::Rc::new(std::cell::RefCell::new(SigmoidCase::new(4096)));
     let sig2 = sig.clone();
     let mut train = StepCase::new(&[784, 30, 10], 10);
+    let mut small = SmallBatchCase::new(&[784, 30, 10], 10, &engine);
     let mut fixed = GemmCase::new(128, 128, 128, false);
+    let mut fixed2 = GemmCase::new(128, 128, 128, false);
     vec![
         gemm_check(
             "gemm-256",
@@ -75,9 +77,15 @@ pub fn checks() -> Vec<Check> {
         Check {
             name: "train-slice",
             what:
-                "20 SGD steps of [784,30,10] at batch 10 vs a fixed matrixmultiply 128^3 workload",
+                "20 steps of the general SGD step, [784,30,10] at batch 10, vs a fixed matrixmultiply 128^3 workload",
             ours: Box::new(move || (0..20).for_each(|_| train.step(&engine))),
             reference: Box::new(move || fixed.reference()),
+        },
+        Check {
+            name: "small-batch-slice",
+            what: "20 steps of the trainer's small-batch step, [784,30,10] at batch 10, vs a fixed matrixmultiply 128^3 workload",
+            ours: Box::new(move || (0..20).for_each(|_| small.step())),
+            reference: Box::new(move || fixed2.reference()),
         },
     ]
 }

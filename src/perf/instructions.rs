@@ -8,11 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 /// Workloads and their (low, high) iteration counts.
-pub const WORKLOADS: [(&str, usize, usize); 4] = [
+pub const WORKLOADS: [(&str, usize, usize); 5] = [
     ("gemm-256", 1, 3),
     ("gemm-10x784x30", 10, 40),
     ("sigmoid-4096", 10, 110),
     ("train-slice", 10, 60),
+    ("small-batch-step", 10, 60),
 ];
 
 /// Runs workload `name` for `iters` iterations (the child side of the measurement; any
