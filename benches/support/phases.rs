@@ -19,6 +19,13 @@ pub struct Phase {
 }
 
 const BATCH: usize = 10;
+/// The book's SGD settings for both steps' phases (cross-entropy, eta 0.1, lambda 5, n 50,000).
+const PARAMS: SgdParams = SgdParams {
+    cost: Cost::CrossEntropy,
+    eta: 0.1,
+    lambda: 5.0,
+    train_size: 50_000,
+};
 /// Repetitions per timing, and timings per phase (the fastest is kept: the least disturbed).
 const REPS: usize = 2000;
 const TRIES: usize = 5;
@@ -44,7 +51,7 @@ fn batch_rows(r: usize, n: usize) -> impl Iterator<Item = usize> {
 /// The phases of a batch-10 step of `net` (one thread), and the whole step for comparison
 /// (returned last, named "whole step").
 pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
-    let (eta, lambda, n_train) = (0.1f32, 5.0f32, 50_000usize);
+    let (eta, lambda, n_train) = (PARAMS.eta, PARAMS.lambda, PARAMS.train_size);
     let layers = net.layers();
     let sizes = net.sizes.clone();
     let width = sizes[0];
@@ -72,36 +79,14 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
     let mut fresh = net.clone();
     let s = best_seconds(|r| {
         e.gather_pixels(&mut ws, &train.pixels, width, batch_rows(r, train.len()));
-        e.sgd_step(
-            &mut fresh,
-            &mut ws,
-            BATCH,
-            &all_labels[r],
-            &SgdParams {
-                cost: Cost::CrossEntropy,
-                eta,
-                lambda,
-                train_size: n_train,
-            },
-        );
+        e.sgd_step(&mut fresh, &mut ws, BATCH, &all_labels[r], &PARAMS);
     });
     let whole_step = s;
 
     // A real batch in every buffer before any phase is timed alone.
     let y0 = labels(0);
     e.gather_pixels(&mut ws, &train.pixels, width, batch_rows(0, train.len()));
-    e.sgd_step(
-        &mut net,
-        &mut ws,
-        BATCH,
-        &y0,
-        &SgdParams {
-            cost: Cost::CrossEntropy,
-            eta,
-            lambda,
-            train_size: n_train,
-        },
-    );
+    e.sgd_step(&mut net, &mut ws, BATCH, &y0, &PARAMS);
     e.forward(&net, &mut ws, BATCH);
     e.output_delta(&net, &mut ws, BATCH, &y0, Cost::CrossEntropy);
     for l in (1..layers).rev() {
@@ -206,12 +191,7 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
 /// rank-k updates) of `net` on one thread, and the whole step (gather + step, returned last,
 /// named "whole step"). Each phase runs alone on a copy that holds a real batch.
 pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
-    let p = SgdParams {
-        cost: Cost::CrossEntropy,
-        eta: 0.1,
-        lambda: 5.0,
-        train_size: 50_000,
-    };
+    let p = PARAMS;
     let sizes = net.sizes.clone();
     let layers = net.layers();
     let labels: Vec<Vec<u8>> = (0..REPS)

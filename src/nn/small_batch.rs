@@ -81,6 +81,16 @@ pub struct SmallBatchStep {
     hidden: super::Activation,
 }
 
+/// Layer `l`'s input rows (the batch for layer 0, else the layer below's activations) as an
+/// `m x n_in` view; `below` holds the layers under `l`.
+fn layer_input<'a>(x: &'a Aligned, below: &'a [Layer], m: usize, n_in: usize) -> MatRef<'a> {
+    match below.last() {
+        None => MatRef::row_major(&x.get()[..m * n_in], m, n_in),
+        Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
+    }
+    .expect(SHAPES_AGREE)
+}
+
 // Shapes are fixed at construction from one network, so a GEMM shape error is a bug.
 const SHAPES_AGREE: &str = "small-batch buffers are sized from the network";
 
@@ -221,11 +231,7 @@ impl SmallBatchStep {
         let (below, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
-        let input = match below.last() {
-            None => MatRef::row_major(&self.x.get()[..m * n_in], m, n_in),
-            Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
-        }
-        .expect(SHAPES_AGREE);
+        let input = layer_input(&self.x, below, m, n_in);
         self.gemm
             .gemm(
                 1.0,
@@ -317,11 +323,7 @@ impl SmallBatchStep {
         let (below, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
-        let input = match below.last() {
-            None => MatRef::row_major(&self.x.get()[..m * n_in], m, n_in),
-            Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
-        }
-        .expect(SHAPES_AGREE);
+        let input = layer_input(&self.x, below, m, n_in);
         let delta = MatRef::new(layer.delta.get(), m, n_out, stride, 1).expect(SHAPES_AGREE);
         self.gemm
             .gemm(
