@@ -286,6 +286,11 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         m.gemm_kernels.join(", "),
         vanishing::kernels::KERNEL_ENV
     );
+    println!(
+        "rank-k kernel:  {} (the small-batch weight update, depth <= {})",
+        vanishing::gemm::Gemm::new().rank_k_name().unwrap_or("none"),
+        vanishing::kernels::rank_k::MAX_RANK_K
+    );
     println!("sigmoid kernel: {}", m.sigmoid_kernel);
     println!(
         "caches:         L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",
