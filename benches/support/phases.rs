@@ -48,6 +48,13 @@ fn batch_rows(r: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..BATCH).map(move |i| (r * BATCH + i).wrapping_mul(2_654_435_761) % n)
 }
 
+/// The labels of batch `r` (see [`batch_rows`]).
+fn batch_labels(train: &Dataset, r: usize) -> Vec<u8> {
+    batch_rows(r, train.len())
+        .map(|i| train.labels[i])
+        .collect()
+}
+
 /// The phases of a batch-10 step of `net` (one thread), and the whole step for comparison
 /// (returned last, named "whole step").
 pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
@@ -57,11 +64,7 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
     let width = sizes[0];
     let mut net = net.clone();
     let mut ws = Workspace::new(&net, BATCH);
-    let labels = |r: usize| -> Vec<u8> {
-        batch_rows(r, train.len())
-            .map(|i| train.labels[i])
-            .collect()
-    };
+    let labels = |r: usize| batch_labels(train, r);
     let mut out = Vec::new();
     let mut phase = |name: String, flop: f64, seconds: f64| {
         out.push(Phase {
@@ -194,13 +197,7 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
     let p = PARAMS;
     let sizes = net.sizes.clone();
     let layers = net.layers();
-    let labels: Vec<Vec<u8>> = (0..REPS)
-        .map(|r| {
-            batch_rows(r, train.len())
-                .map(|i| train.labels[i])
-                .collect()
-        })
-        .collect();
+    let labels: Vec<Vec<u8>> = (0..REPS).map(|r| batch_labels(train, r)).collect();
     let mut out = Vec::new();
     let mut phase = |name: String, flop: f64, seconds: f64| {
         out.push(Phase {
