@@ -214,16 +214,16 @@ pub fn train(
     let mut shuffler = Shuffler::new(cfg.seed);
     let mut labels = vec![0u8; cfg.batch];
     let mut records = Vec::with_capacity(cfg.epochs);
+    let params = SgdParams {
+        cost: cfg.cost,
+        eta: cfg.eta,
+        lambda: cfg.lambda,
+        train_size: n,
+    };
     for epoch in 1..=cfg.epochs {
         shuffler.shuffle(&mut order);
         let t = Instant::now();
         let batches: Vec<&[u32]> = order.chunks(cfg.batch).collect();
-        let params = SgdParams {
-            cost: cfg.cost,
-            eta: cfg.eta,
-            lambda: cfg.lambda,
-            train_size: n,
-        };
         for (bi, chunk) in batches.iter().enumerate() {
             let rows = chunk.iter().map(|&i| i as usize);
             let m = match &mut small {
