@@ -48,6 +48,17 @@ fn batch_rows(r: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..BATCH).map(move |i| (r * BATCH + i).wrapping_mul(2_654_435_761) % n)
 }
 
+/// A closure that appends a measured phase (name, flop, seconds) to `out`.
+fn recorder(out: &mut Vec<Phase>) -> impl FnMut(String, f64, f64) + '_ {
+    |name, flop, seconds| {
+        out.push(Phase {
+            name,
+            seconds,
+            flop,
+        })
+    }
+}
+
 /// The labels of batch `r` (see [`batch_rows`]).
 fn batch_labels(train: &Dataset, r: usize) -> Vec<u8> {
     batch_rows(r, train.len())
@@ -66,13 +77,7 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
     let mut ws = Workspace::new(&net, BATCH);
     let labels = |r: usize| batch_labels(train, r);
     let mut out = Vec::new();
-    let mut phase = |name: String, flop: f64, seconds: f64| {
-        out.push(Phase {
-            name,
-            seconds,
-            flop,
-        })
-    };
+    let mut phase = recorder(&mut out);
 
     // Labels gathered beforehand, as the trainer does, so no allocation is timed.
     let all_labels: Vec<Vec<u8>> = (0..REPS).map(labels).collect();
@@ -187,6 +192,7 @@ pub fn batch10_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase> {
     }
 
     phase("whole step (gather + sgd_step)".into(), 0.0, whole_step);
+    drop(phase);
     out
 }
 
@@ -199,13 +205,7 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
     let layers = net.layers();
     let labels: Vec<Vec<u8>> = (0..REPS).map(|r| batch_labels(train, r)).collect();
     let mut out = Vec::new();
-    let mut phase = |name: String, flop: f64, seconds: f64| {
-        out.push(Phase {
-            name,
-            seconds,
-            flop,
-        })
-    };
+    let mut phase = recorder(&mut out);
     // The whole step first, with the next batch prefetched as `train` does.
     let mut fresh = SmallBatchStep::new(net, e, BATCH);
     let whole_step = best_seconds(|r| {
@@ -269,5 +269,6 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
         0.0,
         whole_step,
     );
+    drop(phase);
     out
 }

@@ -236,11 +236,7 @@ const RANK_K_KERNELS: &[RankKKernel] = &[
 impl RankKKernel {
     /// The rank-k kernel of a family; an unavailable family gives the scalar one.
     pub fn for_isa(isa: Isa) -> RankKKernel {
-        let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        *RANK_K_KERNELS
-            .iter()
-            .find(|k| k.isa == isa)
-            .expect("every family has a rank-k kernel")
+        line_for(RANK_K_KERNELS, isa, |k| k.isa)
     }
 
     /// Runs the update.
@@ -317,12 +313,18 @@ const ACTIVATIONS: &[ActivationKernel] = &[
 impl ActivationKernel {
     /// The activation kernels of a family; an unavailable family gives the scalar ones.
     pub fn for_isa(isa: Isa) -> ActivationKernel {
-        let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        *ACTIVATIONS
-            .iter()
-            .find(|k| k.isa == isa)
-            .expect("every family has activation kernels")
+        line_for(ACTIVATIONS, isa, |k| k.isa)
     }
+}
+
+/// The first line of a kernel table for family `isa` (an unavailable family gives the scalar
+/// line; every table has one line per family at least).
+fn line_for<T: Copy>(table: &[T], isa: Isa, family: impl Fn(&T) -> Isa) -> T {
+    let isa = if isa.is_available() { isa } else { Isa::Scalar };
+    *table
+        .iter()
+        .find(|k| family(k) == isa)
+        .expect("every kernel table has a line for every family of this build")
 }
 
 /// Environment variable that forces a GEMM kernel by name (`vanishing info` lists them).
@@ -333,11 +335,7 @@ impl GemmKernel {
     /// [`Isa::available`] (the SIMD variants exist only once the CPU was checked); an
     /// unavailable family gives the scalar kernel.
     pub fn for_isa(isa: Isa) -> GemmKernel {
-        let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        *KERNELS
-            .iter()
-            .find(|k| k.isa == isa)
-            .expect("every family has a kernel")
+        line_for(KERNELS, isa, |k| k.isa)
     }
 
     /// Every kernel of the families this CPU can run (the candidates to test and to tune).
