@@ -127,6 +127,7 @@ fn summary() {
 criterion_group!(benches, bench_depth);
 
 fn main() {
+    support::check_result("bench-depth.md");
     benches();
     criterion::Criterion::default()
         .configure_from_args()

@@ -326,6 +326,7 @@ fn summary() {
 criterion_group!(benches, bench_gemm);
 
 fn main() {
+    support::check_result("bench-gemm.md");
     benches();
     criterion::Criterion::default()
         .configure_from_args()

@@ -152,6 +152,7 @@ fn summary() {
 criterion_group!(benches, bench_sigmoid, bench_epilogue);
 
 fn main() {
+    support::check_result("bench-sigmoid.md");
     benches();
     criterion::Criterion::default()
         .configure_from_args()

@@ -249,6 +249,7 @@ fn phase_tables() -> String {
 criterion_group!(benches, bench_train);
 
 fn main() {
+    support::check_result("bench-train.md");
     benches();
     criterion::Criterion::default()
         .configure_from_args()

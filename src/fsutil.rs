@@ -25,6 +25,34 @@ pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
     written.map_err(err)
 }
 
+/// Checks, before any work, that `path` can be written later: creates its parent directory,
+/// writes and removes a probe file beside it, and refuses a directory standing at `path`.
+/// Nothing the user has is touched: an existing file at `path` stays as it is.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let err = |source: std::io::Error| Error::Io {
+        context: format!("cannot write {}", path.display()),
+        source,
+    };
+    if path.is_dir() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "a directory is in the way",
+        )));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let name = path
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy());
+    let probe = dir.join(format!(".{name}.{}.probe", std::process::id()));
+    std::fs::write(&probe, b"").map_err(err)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

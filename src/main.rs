@@ -90,9 +90,16 @@ struct PerfGateArgs {
     /// A/B: skip the cache-simulated counts (cachegrind).
     #[arg(long)]
     no_counts: bool,
-    /// A/B: also write the result as JSON here.
+    /// A/B: also write the result here as a versioned JSON record (resolved commits, machine,
+    /// every workload's figures and decision).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// A/B: write the head's figures in Bencher Metric Format (BMF JSON) here.
+    #[arg(long, value_name = "FILE")]
+    bmf: Option<PathBuf>,
+    /// A/B: write the head's figures for github-action-benchmark (`customSmallerIsBetter`).
+    #[arg(long, value_name = "FILE")]
+    github_benchmark: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -257,13 +264,17 @@ fn parse_layers(s: &str) -> Result<Layers, String> {
 }
 
 fn info(args: InfoArgs) -> Result<(), (u8, String)> {
+    let save = args
+        .save
+        .as_ref()
+        .map(|dir| dir.join(vanishing::cpu::machine_slug()).join("info.json"));
+    if let Some(path) = &save {
+        check_output(path)?;
+    }
     let m = vanishing::meta::MachineInfo::measure();
     let json = serde_json::to_string_pretty(&m).map_err(|e| (1, e.to_string()))?;
-    if let Some(dir) = &args.save {
-        let path = dir.join(&m.slug).join("info.json");
-        std::fs::create_dir_all(path.parent().expect("has a parent"))
-            .and_then(|()| write_atomic(&path, &format!("{json}\n")))
-            .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+    if let Some(path) = &save {
+        write_atomic(path, &format!("{json}\n"))?;
         eprintln!("wrote {}", path.display());
     }
     if args.json {
@@ -355,10 +366,16 @@ struct RunRecord<'a> {
     machine: Machine,
 }
 
-/// Writes `text` atomically (see `vanishing::fsutil::write_atomic`), as a plain io error for
-/// the callers' messages.
-fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    vanishing::fsutil::write_atomic(path, text).map_err(std::io::Error::other)
+/// Writes `text` atomically (see `vanishing::fsutil::write_atomic`); its error already names
+/// the path.
+fn write_atomic(path: &Path, text: &str) -> Result<(), (u8, String)> {
+    vanishing::fsutil::write_atomic(path, text).map_err(|e| (1, e.to_string()))
+}
+
+/// Refuses, before any work, an output that could not be written later (exit code 2: the
+/// argument is unusable). See `vanishing::fsutil::check_writable`.
+fn check_output(path: &Path) -> Result<(), (u8, String)> {
+    vanishing::fsutil::check_writable(path).map_err(|e| (2, e.to_string()))
 }
 
 fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
@@ -390,6 +407,9 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
     cfg.validate().map_err(|e| (2, e.to_string()))?;
     if args.threads == Some(0) {
         return Err((2, "invalid threads: must be at least 1".into()));
+    }
+    if let Some(path) = &args.json {
+        check_output(path)?;
     }
     let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -473,7 +493,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
             machine: Machine::current(threads),
         };
         let text = serde_json::to_string_pretty(&record).map_err(|e| (1, e.to_string()))?;
-        write_atomic(&path, &text).map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+        write_atomic(&path, &text)?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -510,9 +530,13 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
         .build()
         .map_err(|e| (1, e.to_string()))?;
     let plan = Plan { settings, parts };
+    let shard = args.shard.map(|Shard(i, n)| (i, n));
+    match shard {
+        Some((i, n)) => check_output(&args.out.join(xrun::shard_file_name(i, n)))?,
+        None => vanishing::pipeline::check_out_dir(&args.out).map_err(|e| (2, e.to_string()))?,
+    }
     let data =
         mnist::load(&mnist::resolve_dir(args.data.as_deref())).map_err(|e| (1, e.to_string()))?;
-    let shard = args.shard.map(|Shard(i, n)| (i, n));
     let all_items = plan.items().map_err(|e| (1, e.to_string()))?;
     let positions = match shard {
         Some((i, n)) => xrun::shard_positions(all_items.len(), i, n),
@@ -611,6 +635,10 @@ fn run_tune(args: TuneArgs) -> Result<(), (u8, String)> {
             "tune: the scalar family has one kernel; nothing to choose".into(),
         ));
     }
+    let path = vanishing::gemm::profile::profile_path(isa);
+    if !args.dry_run {
+        check_output(&path)?;
+    }
     let start = std::time::Instant::now();
     eprintln!(
         "tuning {} GEMM kernels on {} (one thread; time relative to the defaults, geometric mean \
@@ -641,11 +669,8 @@ fn run_tune(args: TuneArgs) -> Result<(), (u8, String)> {
     if args.dry_run {
         return Ok(());
     }
-    let path = vanishing::gemm::profile::profile_path(isa);
     let json = serde_json::to_string_pretty(&profile).map_err(|e| (1, e.to_string()))?;
-    std::fs::create_dir_all(path.parent().expect("has a parent"))
-        .and_then(|()| write_atomic(&path, &format!("{json}\n")))
-        .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+    write_atomic(&path, &format!("{json}\n"))?;
     println!("saved {}", path.display());
     Ok(())
 }
@@ -678,6 +703,7 @@ fn run_compare(args: CompareArgs) -> Result<(), (u8, String)> {
 fn run_merge(args: MergeArgs) -> Result<(), (u8, String)> {
     use vanishing::experiments::run as xrun;
     let start = std::time::Instant::now();
+    vanishing::pipeline::check_out_dir(&args.out).map_err(|e| (2, e.to_string()))?;
     let (plan, items, results, count) = xrun::merge(&args.dirs).map_err(|e| (1, e.to_string()))?;
     let total: f64 = results.iter().map(|r| r.1).sum();
     let finished = vanishing::pipeline::Finished {
@@ -703,6 +729,9 @@ fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
     }
     if !(0.0..1.0).contains(&args.margin) {
         return Err((2, "invalid margin: must be in [0, 1)".into()));
+    }
+    if args.update {
+        check_output(&args.baseline)?;
     }
     let start = std::time::Instant::now();
     let opts = vanishing::perf::GateOptions {
@@ -747,9 +776,9 @@ fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
     }
 }
 
-/// `perf-gate --base REV`: the paired A/B gate (see `vanishing::perf::ab`).
+/// `perf-gate --base REV`: the paired A/B gate (see `vanishing::perf::ab_gate`).
 fn run_perf_gate_ab(args: PerfGateArgs) -> Result<(), (u8, String)> {
-    use vanishing::perf::{ab, instructions, workloads};
+    use vanishing::perf::ab_gate;
     let rev = args.base.clone().expect("A/B mode");
     if !(args.threshold > 0.0 && args.threshold < 100.0) {
         return Err((2, "invalid --threshold: a percentage in (0, 100)".into()));
@@ -757,11 +786,14 @@ fn run_perf_gate_ab(args: PerfGateArgs) -> Result<(), (u8, String)> {
     if !(args.seconds >= 1.0 && args.sample_ms > 0.0) {
         return Err((2, "invalid --seconds or --sample-ms".into()));
     }
-    if let Some(bad) = args.only.iter().find(|n| workloads::workload(n).is_none()) {
-        return Err((2, format!("--only: no workload '{bad}'")));
+    // Every output is checked before the minutes of building and timing.
+    let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+    for path in [&args.json, &args.bmf, &args.github_benchmark, &summary]
+        .into_iter()
+        .flatten()
+    {
+        check_output(path)?;
     }
-    let start = std::time::Instant::now();
-    let head_exe = std::env::current_exe().map_err(|e| (1, e.to_string()))?;
     let repo = std::process::Command::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .output()
@@ -772,118 +804,75 @@ fn run_perf_gate_ab(args: PerfGateArgs) -> Result<(), (u8, String)> {
             2,
             "perf-gate --base must run inside the git checkout".to_string(),
         ))?;
-    let mut log = |m: &str| println!("  {m}");
+    let opts = ab_gate::AbGateOptions {
+        repo,
+        base: rev.clone(),
+        head_exe: std::env::current_exe().map_err(|e| (1, e.to_string()))?,
+        threshold: args.threshold / 100.0,
+        seconds: args.seconds,
+        sample: std::time::Duration::from_secs_f64(args.sample_ms / 1e3),
+        level: 0.99,
+        cpu: Some(args.cpu),
+        only: args.only.clone(),
+        counts: !args.no_counts,
+    };
     println!("perf gate A/B: head = this build, base = {rev}");
-    let base_exe = ab::base_binary(&repo, &rev, &mut log).map_err(|e| (1, e.to_string()))?;
-    let build_secs = start.elapsed().as_secs_f64();
-    let threshold = args.threshold / 100.0;
-    let mut pass = true;
-    let mut report = serde_json::json!({ "base": rev, "threshold_percent": args.threshold });
-    if ab::has_worker(&base_exe) {
-        let opts = ab::AbOptions {
-            base: rev.clone(),
-            head_exe: head_exe.clone(),
-            threshold,
-            seconds: args.seconds,
-            sample: std::time::Duration::from_secs_f64(args.sample_ms / 1e3),
-            level: 0.99,
-            cpu: Some(args.cpu),
-            only: args.only.clone(),
+    let record = ab_gate::run(&opts, &mut |m| println!("  {m}")).map_err(|e| {
+        let code = if matches!(e, vanishing::Error::Invalid { what: "--only", .. }) {
+            2
+        } else {
+            1
         };
-        let rows = ab::run(&opts, &base_exe, &mut log).map_err(|e| (1, e.to_string()))?;
-        println!(
-            "{:<22} | {:>11} | {:>11} | {:>24} | {:>5} | verdict",
-            "workload", "base", "head", "change [interval]", "pairs"
-        );
-        for r in &rows {
-            let verdict = match (r.verdict, r.confirmed) {
-                (ab::Verdict::Slower, true) => "SLOWER (confirmed): FAIL",
-                (ab::Verdict::Slower, false) => "slower, not confirmed",
-                (ab::Verdict::SlightlySlower, _) => "slightly slower (below threshold)",
-                (ab::Verdict::Faster, _) => "faster",
-                (ab::Verdict::NoChange, _) => "no change",
-            };
-            println!(
-                "{:<22} | {:>8.1} us | {:>8.1} us | {:>+6.2} % [{:+.2}, {:+.2}] | {:>5} | {verdict}",
-                r.workload,
-                r.base_seconds * 1e6,
-                r.head_seconds * 1e6,
-                100.0 * r.change,
-                100.0 * r.low,
-                100.0 * r.high,
-                r.pairs
-            );
-        }
-        pass &= ab::passes(&rows);
-        report["timing"] = serde_json::to_value(&rows).unwrap_or_default();
-    } else {
-        println!("  the base build has no perf-worker (it predates the A/B gate): timing skipped");
-        report["timing"] = serde_json::Value::Null;
+        (code, e.to_string())
+    })?;
+    if let Some(why) = &record.timing_skipped {
+        println!("  timing skipped: {why}");
     }
-    if args.no_counts {
-        println!("  cache-simulated counts: skipped (--no-counts)");
-    } else if !instructions::valgrind_available() {
-        println!("  cache-simulated counts: skipped, valgrind is not installed");
-    } else {
-        println!(
-            "  cache-simulated counts (cachegrind, AVX2 kernels, blocking {}, I1/D1 32 KiB, LL 8 MiB) ...",
-            instructions::COUNT_BLOCKING
-        );
-        use rayon::prelude::*;
-        let chosen: Vec<&workloads::Workload> = workloads::PAIRED
-            .iter()
-            .filter(|w| args.only.is_empty() || args.only.iter().any(|n| n == w.name))
-            .collect();
-        let counts: Vec<_> = chosen
-            .par_iter()
-            .map(|w| {
-                let b = instructions::cache_counts(&base_exe, w);
-                let h = instructions::cache_counts(&head_exe, w);
-                (w.name, b, h)
-            })
-            .collect();
-        println!(
-            "{:<22} | {:>14} | {:>14} | {:>8} | {:>8} | verdict",
-            "workload", "est. cycles base", "head", "change", "instr."
-        );
-        let mut json = Vec::new();
-        for (name, b, h) in counts {
-            let (b, h) = (
-                b.map_err(|e| (1, e.to_string()))?,
-                h.map_err(|e| (1, e.to_string()))?,
-            );
-            let (Some(b), Some(h)) = (b, h) else {
-                println!("{name:<22} | (not in the base build: not compared)");
-                continue;
-            };
-            let change = h.estimated_cycles() / b.estimated_cycles() - 1.0;
-            let instr = h.instructions / b.instructions - 1.0;
-            let fail = change > threshold;
-            pass &= !fail;
-            println!(
-                "{name:<22} | {:>14.0} | {:>14.0} | {:>+7.2}% | {:>+7.2}% | {}",
-                b.estimated_cycles(),
-                h.estimated_cycles(),
-                100.0 * change,
-                100.0 * instr,
-                if fail { "FAIL" } else { "pass" }
-            );
-            json.push(serde_json::json!({"workload": name, "base": b, "head": h,
-                "estimated_cycles_change": change, "instructions_change": instr}));
+    println!("  counts: {}", record.counts_setup);
+    print!("{}", ab_gate::text_table(&record));
+    if std::env::var_os("GITHUB_ACTIONS").is_some() {
+        for line in ab_gate::annotations(&record) {
+            println!("{line}");
         }
-        report["counts"] = serde_json::Value::Array(json);
     }
-    let secs = start.elapsed().as_secs_f64();
-    report["seconds"] = serde_json::json!(secs);
-    report["pass"] = serde_json::json!(pass);
+    let json = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    let write = write_atomic;
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-        std::fs::write(path, text + "\n")
-            .map_err(|e| (1, format!("writing {}: {e}", path.display())))?;
+        write(
+            path,
+            &json(&serde_json::to_value(&record).unwrap_or_default()),
+        )?;
     }
-    if pass {
+    if let Some(path) = &args.bmf {
+        write(path, &json(&ab_gate::bmf(&record)))?;
+    }
+    if let Some(path) = &args.github_benchmark {
+        write(path, &json(&ab_gate::github_benchmark(&record)))?;
+    }
+    if let Some(path) = &summary {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(ab_gate::markdown(&record).as_bytes()))
+            .map_err(|e| (1, format!("appending to {}: {e}", path.display())))?;
+    }
+    let inconclusive = record
+        .workloads
+        .iter()
+        .filter(|o| o.decision == ab_gate::Decision::Inconclusive)
+        .count();
+    let secs = record.seconds;
+    if record.pass {
         println!(
-            "perf gate A/B: PASS ({secs:.0} s, of which {build_secs:.0} s getting the base build)"
+            "perf gate A/B: PASS{} ({secs:.0} s, of which {:.0} s getting the base build)",
+            if inconclusive > 0 {
+                format!(", {inconclusive} inconclusive (see above)")
+            } else {
+                String::new()
+            },
+            record.build_seconds
         );
         Ok(())
     } else {

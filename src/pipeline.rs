@@ -44,6 +44,21 @@ pub struct Finished<'a> {
     pub shards: Option<usize>,
 }
 
+/// Checks, before any work, that `publish` will be able to write into `out`: creates it and
+/// makes and removes a staging directory with a file inside, as `publish` will. Nothing
+/// already in `out` is touched.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    let cannot = |e: std::io::Error| Error::Io {
+        context: format!("cannot write into {}", out.display()),
+        source: e,
+    };
+    std::fs::create_dir_all(out).map_err(cannot)?;
+    let probe = out.join(format!(".staging-probe-{}", std::process::id()));
+    let made = std::fs::create_dir(&probe).and_then(|()| std::fs::write(probe.join("probe"), b""));
+    let _ = std::fs::remove_dir_all(&probe);
+    made.map_err(cannot)
+}
+
 /// Writes the report of `run` into `out`, atomically with respect to failure: everything is
 /// written into a staging folder first, then moved over the previous `chapter5.md` and
 /// `chapter5/`.

@@ -226,3 +226,106 @@ fn a_saved_gemm_profile_is_used_and_a_broken_one_is_reported_not_used() {
     assert_eq!(v["gemm_kernel"].as_str().unwrap(), default_kernel);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn unwritable_outputs_fail_before_any_work() {
+    // /proc refuses new entries even for root: every output below is unwritable. Each command
+    // must say so, naming the path once, with exit code 2, before it computes anything (the
+    // work behind these takes from seconds to the better part of a minute).
+    // (arguments, environment, the path the message must name)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 9] = [
+        (
+            &["reproduce", "--quick", "--out", "/proc/nope"],
+            &[],
+            "/proc/nope",
+        ),
+        (
+            &[
+                "reproduce",
+                "--quick",
+                "--shard",
+                "0/2",
+                "--out",
+                "/proc/nope",
+            ],
+            &[],
+            "/proc/nope/shard-0-of-2.json",
+        ),
+        (&["merge", "/tmp", "--out", "/proc/nope"], &[], "/proc/nope"),
+        (
+            &["train", "--epochs", "1", "--json", "/proc/nope/x.json"],
+            &[],
+            "/proc/nope/x.json",
+        ),
+        (&["info", "--save", "/proc/nope"], &[], "/proc/nope/"),
+        (
+            &["tune"],
+            &[("VANISHING_CACHE_DIR", "/proc/nope")],
+            "/proc/nope/gemm-profile-",
+        ),
+        (
+            &["perf-gate", "--update", "--baseline", "/proc/nope/b.json"],
+            &[],
+            "/proc/nope/b.json",
+        ),
+        (
+            &[
+                "perf-gate",
+                "--base",
+                "HEAD",
+                "--bmf",
+                "/proc/nope/bmf.json",
+            ],
+            &[],
+            "/proc/nope/bmf.json",
+        ),
+        (
+            &["perf-gate", "--base", "HEAD"],
+            &[("GITHUB_STEP_SUMMARY", "/proc/nope/summary.md")],
+            "/proc/nope/summary.md",
+        ),
+    ];
+    for (args, env, path) in cases {
+        let start = std::time::Instant::now();
+        let out = common::vanishing_command()
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("binary runs");
+        let secs = start.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains("cannot write"), "{args:?}: {text}");
+        assert_eq!(
+            text.matches(path).count(),
+            1,
+            "{args:?} names {path} once: {text}"
+        );
+        // Generous against a loaded machine; the work itself takes far longer.
+        assert!(secs < 5.0, "{args:?} took {secs:.1} s to fail");
+    }
+}
+
+#[test]
+fn the_ab_gate_refuses_bad_arguments_with_exit_2() {
+    for (args, needle) in [
+        (
+            &["perf-gate", "--base", "HEAD", "--only", "nosuch"][..],
+            "nosuch",
+        ),
+        (
+            &["perf-gate", "--base", "HEAD", "--threshold", "0"][..],
+            "threshold",
+        ),
+        (
+            &["perf-gate", "--base", "HEAD", "--seconds", "0"][..],
+            "seconds",
+        ),
+    ] {
+        let (code, text) = vanishing(args);
+        assert_eq!(code, 2, "{args:?}: {text}");
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
+}

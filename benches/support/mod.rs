@@ -19,15 +19,32 @@ fn criterion_dir() -> PathBuf {
     Path::new(&target).join("criterion")
 }
 
+/// The folder the summaries go to: `results/machines/<cpu-slug>/`.
+fn results_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("results/machines")
+        .join(vanishing::cpu::machine_slug())
+}
+
+/// Checks, before a full run measures anything, that summary `name` can be written later;
+/// exits with the reason otherwise (minutes of measurement would be lost).
+pub fn check_result(name: &str) {
+    if !full_run() {
+        return;
+    }
+    if let Err(e) = vanishing::fsutil::check_writable(&results_dir().join(name)) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// Writes `text` to `results/machines/<cpu-slug>/<name>` atomically (temp file, then rename):
 /// each machine keeps its own figures instead of overwriting another's.
 pub fn write_result(name: &str, text: &str) {
     let slug = vanishing::cpu::machine_slug();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("results/machines")
-        .join(&slug);
-    if vanishing::fsutil::write_atomic(&dir.join(name), text).is_ok() {
-        eprintln!("wrote results/machines/{slug}/{name}");
+    match vanishing::fsutil::write_atomic(&results_dir().join(name), text) {
+        Ok(()) => eprintln!("wrote results/machines/{slug}/{name}"),
+        Err(e) => eprintln!("error: {e}"),
     }
 }
 

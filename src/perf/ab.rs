@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 pub const CANARY_ENV: &str = "VANISHING_CANARY";
 
 /// The canary's extra share of time for workload `name`, if this build has the feature and the
-/// variable names this workload.
+/// variable names this workload. The canary is extra work in the workload (see
+/// [`canary_filler`]): both the timing and the cachegrind counts see it, as they see a code
+/// change that adds work.
 #[cfg(feature = "perf-canary")]
 fn canary_share(name: &str) -> Option<f64> {
     let v = std::env::var(CANARY_ENV).ok()?;
@@ -34,6 +36,69 @@ fn canary_share(name: &str) -> Option<f64> {
 #[cfg(not(feature = "perf-canary"))]
 fn canary_share(_name: &str) -> Option<f64> {
     None
+}
+
+/// Environment variable that hands the counts child (`perf-workload`, run under cachegrind)
+/// the canary's loop count, calibrated natively by the gate: under valgrind a calibration would
+/// measure valgrind's speed instead.
+pub const CANARY_LOOPS_ENV: &str = "VANISHING_CANARY_LOOPS";
+
+/// The canary's extra work: `n` rounds of a dependent integer chain (about 4 cycles and 4
+/// instructions a round), a stand-in for a code change that adds work.
+#[inline(never)]
+pub fn canary_filler(n: u64) -> u64 {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..n {
+        x = x.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(i);
+    }
+    std::hint::black_box(x)
+}
+
+/// Filler rounds per iteration of workload `name` if a canary names it: its share of the
+/// workload's native time per iteration, divided by the filler's time per round (best of five
+/// batches of each, measured once per process and kept). In the counts child the count comes
+/// from [`CANARY_LOOPS_ENV`] instead.
+pub fn canary_loops(name: &str) -> Option<u64> {
+    use std::sync::Mutex;
+    static CALIBRATED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+    let share = canary_share(name)?;
+    if let Some(n) = std::env::var(CANARY_LOOPS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(n);
+    }
+    let mut cache = CALIBRATED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, n)) = cache.iter().find(|(n, _)| n == name) {
+        return Some(n);
+    }
+    let mut f = workloads::workload(name)?.build();
+    let best = |run: &mut dyn FnMut() -> usize| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let units = run();
+                t.elapsed().as_secs_f64() / units as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    f(); // warm
+    let per_iter = best(&mut || {
+        let t = Instant::now();
+        let mut n = 0;
+        while t.elapsed() < Duration::from_millis(20) {
+            f();
+            n += 1;
+        }
+        n
+    });
+    let per_round = best(&mut || {
+        canary_filler(1 << 20);
+        1 << 20
+    });
+    let n = (share * per_iter / per_round).round() as u64;
+    cache.push((name.to_string(), n));
+    Some(n)
 }
 
 /// The worker side: answers `list` (the workload names, one line) and `time NAME ITERS` (the
@@ -62,6 +127,8 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<()> {
                             what: "perf-worker request",
                             problem: format!("no workload '{name}'"),
                         })?;
+                        // Calibrated before the first timing, outside it.
+                        let _ = canary_loops(w.name);
                         built.push((w.name, w.build()));
                         built.len() - 1
                     }
@@ -71,14 +138,8 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<()> {
                 for _ in 0..iters {
                     f();
                 }
-                if let Some(share) = canary_share(name) {
-                    // The calibrated slowdown: spin for the given share of the measured time,
-                    // inside the timed region.
-                    let extra = t.elapsed().mul_f64(share);
-                    let s = Instant::now();
-                    while s.elapsed() < extra {
-                        std::hint::spin_loop();
-                    }
+                if let Some(n) = canary_loops(name) {
+                    canary_filler(n * iters as u64);
                 }
                 t.elapsed().as_nanos().to_string()
             }
@@ -312,6 +373,10 @@ pub struct AbRow {
     /// Seconds per iteration, medians over the samples.
     pub base_seconds: f64,
     pub head_seconds: f64,
+    /// The head's own sign-test interval on its median seconds per iteration (for dashboards,
+    /// which track the head's latency rather than the change).
+    pub head_low_seconds: f64,
+    pub head_high_seconds: f64,
     /// Median change (head/base - 1) and its interval.
     pub change: f64,
     pub low: f64,
@@ -459,11 +524,14 @@ pub fn run(
 fn row(name: &str, s: &Samples, level: f64, threshold: f64) -> AbRow {
     let (lo, med, hi) = median_interval(&s.log_ratio, level);
     let (low, change, high) = (lo.exp_m1(), med.exp_m1(), hi.exp_m1());
+    let (head_low, _, head_high) = median_interval(&s.head, level);
     AbRow {
         workload: name.to_string(),
         what: workloads::workload(name).map_or("", |w| w.what).to_string(),
         base_seconds: crate::stats::median(&s.base),
         head_seconds: crate::stats::median(&s.head),
+        head_low_seconds: head_low,
+        head_high_seconds: head_high,
         change,
         low,
         high,
@@ -480,32 +548,43 @@ pub fn passes(rows: &[AbRow]) -> bool {
         .any(|r| r.verdict == Verdict::Slower && r.confirmed)
 }
 
+/// Runs `git -C repo ARGS` and returns its trimmed output; a failing git is an error naming
+/// the command and git's message.
+pub fn git(repo: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Io {
+            context: "running git".into(),
+            source: e,
+        })?;
+    if !out.status.success() {
+        return Err(Error::Invalid {
+            what: "base revision",
+            problem: format!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The full commit hash `rev` names in `repo`.
+pub fn resolve_commit(repo: &Path, rev: &str) -> Result<String> {
+    git(
+        repo,
+        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+    )
+}
+
 /// The base revision's `vanishing` binary, built once per commit in its own source tree and
 /// target directory under `<target>/perf-base/` and reused from there.
 pub fn base_binary(repo: &Path, rev: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let git = |args: &[&str]| -> Result<String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(args)
-            .output()
-            .map_err(|e| Error::Io {
-                context: "running git".into(),
-                source: e,
-            })?;
-        if !out.status.success() {
-            return Err(Error::Invalid {
-                what: "base revision",
-                problem: format!(
-                    "git {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "--verify", &format!("{rev}^{{commit}}")])?;
+    let commit = resolve_commit(repo, rev)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("target"));

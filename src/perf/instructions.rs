@@ -32,6 +32,9 @@ pub fn run_workload(name: &str, iters: usize) -> Result<()> {
     })?;
     let mut f = w.build();
     (0..iters).for_each(|_| f());
+    if let Some(n) = super::ab::canary_loops(name) {
+        super::ab::canary_filler(n * iters as u64);
+    }
     Ok(())
 }
 
@@ -178,6 +181,7 @@ fn cache_run(exe: &Path, name: &str, iters: usize) -> Result<Option<CacheCounts>
         .env("VANISHING_BLOCKING", COUNT_BLOCKING)
         .env("VANISHING_PROFILE", "off")
         .env("RAYON_NUM_THREADS", "1")
+        .envs(super::ab::canary_loops(name).map(|n| (super::ab::CANARY_LOOPS_ENV, n.to_string())))
         .stderr(std::process::Stdio::null())
         .status()
         .map_err(|e| Error::Io {

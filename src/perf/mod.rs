@@ -3,6 +3,7 @@
 //! and the committed baseline both are compared against.
 
 pub mod ab;
+pub mod ab_gate;
 pub mod gate;
 pub mod instructions;
 pub mod workloads;
