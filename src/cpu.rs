@@ -82,7 +82,7 @@ pub fn cpu_name() -> String {
 }
 
 /// A `/proc/cpuinfo` field of the first CPU, if present.
-fn cpuinfo_field(name: &str) -> Option<String> {
+pub fn cpuinfo_field(name: &str) -> Option<String> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     text.lines()
         .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))

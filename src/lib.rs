@@ -33,6 +33,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod activation;
+pub mod bench;
 pub mod book;
 pub mod cpu;
 pub mod data;
@@ -46,6 +47,7 @@ pub mod meta;
 pub mod nn;
 pub mod perf;
 pub mod pipeline;
+pub mod records;
 pub mod report;
 pub mod stats;
 pub mod tune;

@@ -13,6 +13,8 @@ use vanishing::nn::batched::Engine;
 use vanishing::nn::train::{self, EpochRecord, TrainConfig};
 use vanishing::nn::{Activation, Cost, Init};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "vanishing",
@@ -45,6 +47,12 @@ enum Command {
     /// Performance-regression gate: interleaved speed ratios and callgrind instruction counts
     /// against results/perf-baseline.json; exits 1 on a confirmed regression.
     PerfGate(PerfGateArgs),
+    /// The suite's headline figures in about a minute (`--quick`: about 15 s), pinned to one
+    /// core, as a new result record in results/machines/<cpu>/.
+    Bench(cli::bench::BenchArgs),
+    /// Rebuild results/machines/README.md and its figure from the result records
+    /// (`--check`: only verify; `--compare A B`: two machines side by side).
+    Machines(cli::machines::MachinesArgs),
     /// Run one fixed workload (used by perf-gate under callgrind).
     #[command(hide = true)]
     PerfWorkload { name: String, iters: usize },
@@ -903,6 +911,8 @@ fn main() -> ExitCode {
         Command::Compare(args) => run_compare(args),
         Command::Tune(args) => run_tune(args),
         Command::PerfGate(args) => run_perf_gate(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Machines(args) => cli::machines::run(args),
         Command::PerfWorker => {
             let stdin = std::io::stdin();
             vanishing::perf::ab::serve(stdin.lock(), std::io::stdout().lock())

@@ -329,3 +329,61 @@ fn the_ab_gate_refuses_bad_arguments_with_exit_2() {
         assert!(text.contains(needle), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn machines_readme_is_generated_from_records_and_checked() {
+    let dir = std::env::temp_dir().join(format!("vanishing-machines-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/machines");
+    // Two machines' committed records, copied: records merge by copying files.
+    for slug in ["intel-xeon-f6-m167", "intel-xeon-f6-m207"] {
+        std::fs::create_dir_all(dir.join(slug)).unwrap();
+        for f in std::fs::read_dir(committed.join(slug)).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            if name.starts_with("record-") {
+                std::fs::copy(f.path(), dir.join(slug).join(name)).unwrap();
+            }
+        }
+    }
+    let d = dir.to_str().unwrap();
+    let (code, text) = vanishing(&["machines", "--dir", d, "--check"]);
+    assert_eq!(code, 1, "no README yet: stale. {text}");
+    assert!(text.contains("run `vanishing machines`"), "{text}");
+    let (code, text) = vanishing(&["machines", "--dir", d]);
+    assert_eq!(code, 0, "{text}");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.contains("`intel-xeon-f6-m167`") && readme.contains("`intel-xeon-f6-m207`"));
+    let (code, text) = vanishing(&["machines", "--dir", d, "--check"]);
+    assert_eq!(code, 0, "{text}");
+    // A hand edit is caught.
+    std::fs::write(dir.join("README.md"), readme.replace("GFLOP/s", "GF")).unwrap();
+    let (code, _) = vanishing(&["machines", "--dir", d, "--check"]);
+    assert_eq!(code, 1);
+    let (code, text) = vanishing(&[
+        "machines",
+        "--dir",
+        d,
+        "--compare",
+        "intel-xeon-f6-m167",
+        "intel-xeon-f6-m207",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sgemm-1024") && l.ends_with('x')),
+        "{text}"
+    );
+    // A broken record is refused, by file and field.
+    std::fs::write(
+        dir.join("intel-xeon-f6-m167/record-broken.json"),
+        "{\"schema_version\": 1, \"source\": 3}",
+    )
+    .unwrap();
+    let (code, text) = vanishing(&["machines", "--dir", d, "--check"]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("record-broken.json") && text.contains("'source'"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -171,5 +171,6 @@ pub fn bars(layer1: &[f64], layer2: &[f64], seed: u64) -> BarChart {
             ("hidden layer 1".into(), layer1.to_vec()),
             ("hidden layer 2".into(), layer2.to_vec()),
         ],
+        y_range: None,
     }
 }

@@ -139,6 +139,8 @@ pub struct BarChart {
     pub bar_labels: Vec<String>,
     /// (group name, one value per bar label)
     pub groups: Vec<(String, Vec<f64>)>,
+    /// The value axis's ends, when fixed (e.g. 0 to 100 for percentages); fitted otherwise.
+    pub y_range: Option<(f64, f64)>,
 }
 
 fn draw_err(path: &Path, source: std::io::Error) -> Error {
@@ -627,7 +629,11 @@ pub fn bar_chart_svg(chart: &BarChart) -> String {
         .flat_map(|g| g.1.iter().copied())
         .chain([0.0])
         .collect();
-    let y = Mapped::fit(&Axis::linear(&chart.y_label), &values, 6);
+    let axis = Axis {
+        range: chart.y_range,
+        ..Axis::linear(&chart.y_label)
+    };
+    let y = Mapped::fit(&axis, &values, 6);
     let bars = chart.bar_labels.len();
     let slots = chart.groups.len() * bars + chart.groups.len().saturating_sub(1);
     let slot = (area.right - area.left) / slots.max(1) as f64;
