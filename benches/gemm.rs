@@ -277,8 +277,26 @@ fn summary() {
         gemm.isa().name(),
         peak.map_or("n/a".into(), |p| format!("{p:.1} GFLOP/s"))
     );
+    let mut figures = Vec::new();
     for &(label, m, k, n, _) in SHAPES {
         let flop = 2.0 * (m * n * k) as f64;
+        // The record's names follow `vanishing bench`'s: sgemm-256 for squares, A^T as -at.
+        let fig_name = if m == k && k == n {
+            format!("sgemm-{m}")
+        } else {
+            format!("sgemm-{}", label.to_lowercase().replace("(at)", "-at"))
+        };
+        let mut peers = vec![("matrixmultiply", format!("gemm/matrixmultiply.1t/{label}"))];
+        if cfg!(feature = "openblas") {
+            peers.push(("OpenBLAS", format!("gemm/openblas.1t/{label}")));
+        }
+        figures.extend(support::rate_figure(
+            &fig_name,
+            &format!("gemm/{name}.1t/{label}"),
+            (flop, 1e9, "GFLOP/s"),
+            &peers,
+            peak,
+        ));
         let gf = |id: String| {
             support::median_seconds(&format!("gemm/{id}/{label}")).map(|s| flop / s / 1e9)
         };
@@ -321,6 +339,11 @@ fn summary() {
         );
     }
     support::write_result("bench-gemm.md", &md);
+    support::write_record(
+        "cargo bench --bench gemm",
+        figures,
+        &format!("one thread; {reference}"),
+    );
 }
 
 criterion_group!(benches, bench_gemm);

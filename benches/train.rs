@@ -177,6 +177,35 @@ fn summary() {
     }
     md += &phase_tables();
     support::write_result("bench-train.md", &md);
+    let peak = vanishing::cpu::measure_fma_peak_gflops_for(vanishing::isa::Isa::selected());
+    let mut figures = Vec::new();
+    for (label, layers) in [
+        ("784-30-10", [784usize, 30, 10]),
+        ("784-100-10", [784, 100, 10]),
+    ] {
+        let flops = vanishing::bench::epoch_flops(&layers, 50_000, 10);
+        let per_epoch = 5000.0 / SLICE_STEPS as f64;
+        figures.extend(support::time_figure(
+            &format!("epoch-{label}"),
+            &format!("train/sgd-b10-small-slice.1t/{label}"),
+            per_epoch,
+            "s",
+            |s| peak.map(|p| flops / (s * per_epoch) / 1e9 / p),
+        ));
+    }
+    let step_flops = vanishing::bench::epoch_flops(&[784, 30, 30, 30, 30, 10], 1000, 1000);
+    figures.extend(support::time_figure(
+        "full-batch-step",
+        "train/fullbatch-step.1t/784-30x4-10",
+        1e3,
+        "ms",
+        |s| peak.map(|p| step_flops / s / 1e9 / p),
+    ));
+    support::write_record(
+        "cargo bench --bench train",
+        figures,
+        &format!("one thread; epochs extrapolated from {SLICE_STEPS}-step slices of the small-batch step"),
+    );
 }
 
 /// One step's phase measurement (see `support::phases`).

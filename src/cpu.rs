@@ -3,14 +3,42 @@
 
 use std::sync::OnceLock;
 
+/// Where the cache sizes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    /// Linux's `/sys/devices/system/cpu/cpu0/cache`.
+    Sysfs,
+    /// The x86 `cpuid` instruction (leaf 4 on Intel, 0x8000001D on AMD), on any OS.
+    Cpuid,
+    /// macOS's `sysctl` (`hw.perflevel0.*` on Apple Silicon).
+    Sysctl,
+    /// Nothing answered: typical sizes of a current x86 core.
+    Defaults,
+}
+
+impl CacheSource {
+    /// How `vanishing info` names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CacheSource::Sysfs => "detected: Linux sysfs",
+            CacheSource::Cpuid => "detected: cpuid",
+            CacheSource::Sysctl => "detected: macOS sysctl",
+            CacheSource::Defaults => "defaults: detection failed",
+        }
+    }
+}
+
 /// Data-cache sizes in bytes, per core for L1/L2 and in total for L3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CacheSizes {
     pub l1d: usize,
     pub l2: usize,
     pub l3: usize,
-    /// `true` when the sizes were read from the OS, `false` when they are defaults.
+    /// `true` when the sizes were read from the system, `false` when they are defaults.
     pub detected: bool,
+    /// Where they were read.
+    pub source: CacheSource,
 }
 
 impl CacheSizes {
@@ -20,13 +48,151 @@ impl CacheSizes {
         l2: 512 * 1024,
         l3: 8 * 1024 * 1024,
         detected: false,
+        source: CacheSource::Defaults,
     };
 
-    /// The sizes of this machine (detected once).
+    /// The sizes of this machine (detected once): sysfs on Linux, else `sysctl` on macOS, else
+    /// `cpuid` on x86, else the defaults.
     pub fn get() -> CacheSizes {
         static CACHE: OnceLock<CacheSizes> = OnceLock::new();
-        *CACHE.get_or_init(|| detect_caches().unwrap_or(CacheSizes::DEFAULT))
+        *CACHE.get_or_init(|| {
+            detect_caches()
+                .or_else(sysctl_caches)
+                .or_else(cpuid_caches)
+                .unwrap_or(CacheSizes::DEFAULT)
+        })
     }
+}
+
+/// Decodes the deterministic cache parameters of `cpuid` leaf 4 (Intel) or 0x8000001D (AMD;
+/// the same layout), one `(eax, ebx, ecx, edx)` per subleaf, up to the first of type 0: level
+/// in eax bits 5-7, type in bits 0-4 (1 data, 2 instruction, 3 unified), size = ways (ebx
+/// 22-31, +1) x partitions (ebx 12-21, +1) x line bytes (ebx 0-11, +1) x sets (ecx, +1).
+pub fn caches_from_cpuid(subleaves: &[[u32; 4]]) -> Option<CacheSizes> {
+    let mut sizes = CacheSizes {
+        detected: true,
+        source: CacheSource::Cpuid,
+        ..CacheSizes::DEFAULT
+    };
+    let mut found = 0;
+    for &[eax, ebx, ecx, _] in subleaves {
+        let kind = eax & 0x1f;
+        if kind == 0 {
+            break;
+        }
+        let level = (eax >> 5) & 0x7;
+        let size = (((ebx >> 22) + 1) * (((ebx >> 12) & 0x3ff) + 1) * ((ebx & 0xfff) + 1)) as usize
+            * (ecx as usize + 1);
+        match (level, kind) {
+            (1, 1) => sizes.l1d = size,
+            (2, 1 | 3) => sizes.l2 = size,
+            (3, 1 | 3) => sizes.l3 = size,
+            _ => continue,
+        }
+        found += 1;
+    }
+    (found > 0).then_some(sizes)
+}
+
+/// The brand string from `cpuid` leaves 0x80000002-4 (16 bytes each, little-endian eax, ebx,
+/// ecx, edx), trimmed.
+pub fn brand_from_cpuid(leaves: &[[u32; 4]; 3]) -> Option<String> {
+    let bytes: Vec<u8> = leaves
+        .iter()
+        .flat_map(|r| r.iter().flat_map(|w| w.to_le_bytes()))
+        .take_while(|&b| b != 0)
+        .collect();
+    let s = String::from_utf8_lossy(&bytes).trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpuid_caches() -> Option<CacheSizes> {
+    use crate::kernels::x86_cpuid::{cpuid, max_leaves};
+    let (standard, extended) = max_leaves();
+    let read = |leaf: u32| -> Vec<[u32; 4]> { (0..8).map(|i| cpuid(leaf, i)).collect() };
+    // Intel describes its caches in leaf 4, AMD in 0x8000001D (its leaf 4 is reserved, zero).
+    (standard >= 4)
+        .then(|| caches_from_cpuid(&read(4)))
+        .flatten()
+        .or_else(|| (extended >= 0x8000_001d).then(|| caches_from_cpuid(&read(0x8000_001d)))?)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_caches() -> Option<CacheSizes> {
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpuid_brand() -> Option<String> {
+    use crate::kernels::x86_cpuid::{cpuid, max_leaves};
+    (max_leaves().1 >= 0x8000_0004).then(|| {
+        brand_from_cpuid(&[
+            cpuid(0x8000_0002, 0),
+            cpuid(0x8000_0003, 0),
+            cpuid(0x8000_0004, 0),
+        ])
+    })?
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_brand() -> Option<String> {
+    None
+}
+
+/// The `sysctl` names read on macOS, in the order [`caches_from_sysctl`] prefers them.
+pub const SYSCTL_NAMES: [&str; 7] = [
+    "hw.perflevel0.l1dcachesize",
+    "hw.perflevel0.l2cachesize",
+    "hw.l1dcachesize",
+    "hw.l2cachesize",
+    "hw.l3cachesize",
+    "machdep.cpu.brand_string",
+    "hw.perflevel0.physicalcpu",
+];
+
+/// The value of `name` in `sysctl` output (`name: value` lines).
+fn sysctl_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Decodes `sysctl` output: the performance cores' sizes (`hw.perflevel0.*`, Apple Silicon)
+/// where present, else the plain `hw.*` ones; L3 is absent on Apple Silicon (0 then).
+pub fn caches_from_sysctl(text: &str) -> Option<CacheSizes> {
+    let num = |n: &str| {
+        sysctl_value(text, n)?
+            .parse::<usize>()
+            .ok()
+            .filter(|&v| v > 0)
+    };
+    let l1d = num("hw.perflevel0.l1dcachesize").or_else(|| num("hw.l1dcachesize"))?;
+    let l2 = num("hw.perflevel0.l2cachesize").or_else(|| num("hw.l2cachesize"))?;
+    Some(CacheSizes {
+        l1d,
+        l2,
+        l3: num("hw.l3cachesize").unwrap_or(0),
+        detected: true,
+        source: CacheSource::Sysctl,
+    })
+}
+
+/// `sysctl` output for [`SYSCTL_NAMES`] (macOS only; names it lacks are left out).
+fn sysctl_text() -> Option<String> {
+    if !cfg!(target_os = "macos") {
+        return None;
+    }
+    let out = std::process::Command::new("sysctl")
+        .args(SYSCTL_NAMES)
+        .output()
+        .ok()?;
+    // sysctl exits non-zero when one name is unknown but still prints the others.
+    Some(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+fn sysctl_caches() -> Option<CacheSizes> {
+    caches_from_sysctl(&sysctl_text()?)
 }
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -44,6 +210,7 @@ fn detect_caches() -> Option<CacheSizes> {
     let base = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
     let mut sizes = CacheSizes {
         detected: true,
+        source: CacheSource::Sysfs,
         ..CacheSizes::DEFAULT
     };
     let mut found = 0;
@@ -68,7 +235,8 @@ fn detect_caches() -> Option<CacheSizes> {
     (found > 0).then_some(sizes)
 }
 
-/// The CPU's model name (`/proc/cpuinfo`), or the architecture where that is unavailable.
+/// The CPU's model name: `/proc/cpuinfo` on Linux, `machdep.cpu.brand_string` on macOS, the
+/// `cpuid` brand string on x86 elsewhere, else the architecture.
 pub fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -78,6 +246,11 @@ pub fn cpu_name() -> String {
                 .and_then(|l| l.split(':').nth(1))
                 .map(|v| v.trim().to_string())
         })
+        .or_else(|| {
+            sysctl_text()
+                .and_then(|t| sysctl_value(&t, "machdep.cpu.brand_string").map(str::to_string))
+        })
+        .or_else(cpuid_brand)
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
@@ -189,7 +362,77 @@ pub fn measure_memory_bandwidth_gbs() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+
+    #[test]
+    fn decodes_cpuid_cache_leaves() {
+        // Captured with `cpuid` leaf 4, subleaves 0-4, on the Xeon family 6 model 167 VM
+        // (2026-12-01; its sysfs says L1d 48 KiB, L2 2 MiB, L3 480 MiB).
+        let intel = [
+            [0x0400_0121, 0x02c0_003f, 0x3f, 0],
+            [0x0400_0122, 0x03c0_003f, 0x3f, 0],
+            [0x0400_0143, 0x03c0_003f, 0x7ff, 0],
+            [0x0400_4163, 0x03c0_003f, 0x7_7fff, 0],
+            [0, 0, 0, 0],
+        ];
+        let c = caches_from_cpuid(&intel).unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (48 << 10, 2 << 20, 480 << 20));
+        assert_eq!(c.source, CacheSource::Cpuid);
+        // Leaf 0x8000001D in AMD's documented layout (the same as Intel's leaf 4), built for a
+        // Zen 4 core: L1d 32 KiB 8-way, L1i 32 KiB, L2 1 MiB 8-way, L3 32 MiB 16-way, 64 B lines.
+        let amd = [
+            [0x121, (7 << 22) | 63, 63, 0],
+            [0x122, (7 << 22) | 63, 63, 0],
+            [0x143, (7 << 22) | 63, 2047, 0],
+            [0x163, (15 << 22) | 63, 32767, 0],
+            [0, 0, 0, 0],
+        ];
+        let c = caches_from_cpuid(&amd).unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (32 << 10, 1 << 20, 32 << 20));
+        assert!(caches_from_cpuid(&[[0, 0, 0, 0]]).is_none());
+        // The brand string of the same Xeon (leaves 0x80000002-4).
+        let brand = [
+            [0x6574_6e49, 0x2952_286c, 0x6f65_5820, 0x2952_286e],
+            [0x6f72_5020, 0x7373_6563, 0x726f, 0],
+            [0, 0, 0, 0],
+        ];
+        assert_eq!(
+            brand_from_cpuid(&brand).unwrap(),
+            "Intel(R) Xeon(R) Processor"
+        );
+    }
+
+    #[test]
+    fn decodes_macos_sysctl() {
+        // `sysctl` output in the form macOS prints it; the values are an Apple M1's (performance
+        // cores: 128 KiB L1d, 12 MiB L2; the plain hw.* names report the efficiency cores').
+        let m1 = "hw.perflevel0.l1dcachesize: 131072\nhw.perflevel0.l2cachesize: 12582912\n\
+                  hw.l1dcachesize: 65536\nhw.l2cachesize: 4194304\n\
+                  machdep.cpu.brand_string: Apple M1\n";
+        let c = caches_from_sysctl(m1).unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (128 << 10, 12 << 20, 0));
+        assert_eq!(c.source, CacheSource::Sysctl);
+        assert_eq!(
+            sysctl_value(m1, "machdep.cpu.brand_string"),
+            Some("Apple M1")
+        );
+        // An Intel Mac has no perflevels: the plain names, with an L3.
+        let intel_mac =
+            "hw.l1dcachesize: 32768\nhw.l2cachesize: 262144\nhw.l3cachesize: 12582912\n";
+        let c = caches_from_sysctl(intel_mac).unwrap();
+        assert_eq!((c.l1d, c.l2, c.l3), (32 << 10, 256 << 10, 12 << 20));
+        assert!(caches_from_sysctl("hw.l1dcachesize: 0\n").is_none());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn cpuid_agrees_with_sysfs_where_both_answer() {
+        let (Some(sysfs), Some(cpuid)) = (detect_caches(), cpuid_caches()) else {
+            eprintln!("skipped: this machine lacks sysfs cache entries or cpuid leaf 4");
+            return;
+        };
+        assert_eq!((sysfs.l1d, sysfs.l2), (cpuid.l1d, cpuid.l2));
+    }
 
     #[test]
     fn parses_sysfs_sizes() {

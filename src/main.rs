@@ -316,11 +316,7 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         m.caches.l1d / 1024,
         m.caches.l2 / 1024,
         m.caches.l3 / 1024,
-        if m.caches.detected {
-            "detected"
-        } else {
-            "defaults: detection failed"
-        }
+        m.caches.source.describe()
     );
     println!(
         "gemm blocking:  mc = {}, kc = {}, nc = {} (register tile {} x {}; {})",

@@ -14,6 +14,109 @@ pub fn median_seconds(id: &str) -> Option<f64> {
     v["median"]["point_estimate"].as_f64().map(|ns| ns * 1e-9)
 }
 
+/// Criterion's median of benchmark `id` with its confidence interval, in seconds, and the
+/// number of samples behind it: `(low, median, high, samples)`.
+pub fn estimate(id: &str) -> Option<(f64, f64, f64, usize)> {
+    let dir = criterion_dir().join(id).join("new");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("estimates.json")).ok()?).ok()?;
+    let m = &v["median"];
+    let ns = |x: &serde_json::Value| x.as_f64().map(|ns| ns * 1e-9);
+    let samples = std::fs::read_to_string(dir.join("sample.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|s| s["iters"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    Some((
+        ns(&m["confidence_interval"]["lower_bound"])?,
+        ns(&m["point_estimate"])?,
+        ns(&m["confidence_interval"]["upper_bound"])?,
+        samples,
+    ))
+}
+
+/// A throughput figure (`work / seconds / scale` in `unit`) from benchmark `id`, its spread
+/// the interval of Criterion's median, with ratios to the `peers` (benchmark ids) and the share
+/// of `peak` (GFLOP/s figures only).
+pub fn rate_figure(
+    name: &str,
+    id: &str,
+    (work, scale, unit): (f64, f64, &str),
+    peers: &[(&str, String)],
+    peak: Option<f64>,
+) -> Option<vanishing::records::Figure> {
+    let (lo, med, hi, samples) = estimate(id)?;
+    let rate = |s: f64| work / s / scale;
+    Some(vanishing::records::Figure {
+        name: name.into(),
+        value: rate(med),
+        unit: unit.into(),
+        direction: vanishing::records::Direction::Higher,
+        spread: vanishing::records::Spread {
+            min: rate(hi),
+            median: rate(med),
+            max: rate(lo),
+        },
+        samples,
+        share_of_peak: peak.filter(|_| unit == "GFLOP/s").map(|p| rate(med) / p),
+        peers: peers
+            .iter()
+            .filter_map(|(peer, pid)| Some((peer.to_string(), estimate(pid)?.1 / med)))
+            .collect(),
+    })
+}
+
+/// A time figure (`seconds x scale` in `unit`, lower is better) from benchmark `id`.
+pub fn time_figure(
+    name: &str,
+    id: &str,
+    scale: f64,
+    unit: &str,
+    share_of_peak: impl Fn(f64) -> Option<f64>,
+) -> Option<vanishing::records::Figure> {
+    let (lo, med, hi, samples) = estimate(id)?;
+    Some(vanishing::records::Figure {
+        name: name.into(),
+        value: med * scale,
+        unit: unit.into(),
+        direction: vanishing::records::Direction::Lower,
+        spread: vanishing::records::Spread {
+            min: lo * scale,
+            median: med * scale,
+            max: hi * scale,
+        },
+        samples,
+        share_of_peak: share_of_peak(med),
+        peers: Default::default(),
+    })
+}
+
+/// Writes the bench's figures as a new result record in `results/machines/<cpu-slug>/`, through
+/// the same writer `vanishing bench` uses. The spreads are Criterion's confidence intervals of
+/// the median (not min and max), which the notes say.
+pub fn write_record(source: &str, figures: Vec<vanishing::records::Figure>, notes: &str) {
+    let record = vanishing::records::Record {
+        schema_version: vanishing::records::SCHEMA_VERSION,
+        source: source.into(),
+        date: vanishing::perf::ab_gate::utc_now(),
+        machine: vanishing::records::RecordMachine::current(),
+        build: vanishing::records::RecordBuild::current(),
+        figures,
+        legacy: false,
+        notes: format!(
+            "Criterion medians of one run; spread = the median's 95 % interval; {notes}"
+        ),
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/machines");
+    match vanishing::records::write_new(&root, &record) {
+        Ok(p) => eprintln!(
+            "wrote {} (run `vanishing machines` to update the table)",
+            p.display()
+        ),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
 fn criterion_dir() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     Path::new(&target).join("criterion")

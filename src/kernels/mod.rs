@@ -52,6 +52,8 @@ pub mod neon_gemm;
 pub mod pack;
 pub mod rank_k;
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_cpuid;
 
 use crate::isa::Isa;
 

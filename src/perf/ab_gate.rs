@@ -272,6 +272,15 @@ fn head_revision(repo: &Path) -> Revision {
 /// Runs the whole A/B gate. `Err` only when something could not run (git, the base build, a
 /// worker); a regression is a record with `pass == false`.
 pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGateRecord> {
+    if !cfg!(unix) {
+        return Err(Error::Invalid {
+            what: "platform",
+            problem: "perf-gate --base needs a Unix system: it extracts the base with `git archive | tar` \
+                      through `sh` and pins its workers with `taskset`/`setarch` (Linux); on this \
+                      OS run the coarse gate (`perf-gate` without --base) or the gate in Linux CI"
+                .into(),
+        });
+    }
     if let Some(bad) = opts.only.iter().find(|n| workloads::workload(n).is_none()) {
         return Err(Error::Invalid {
             what: "--only",
