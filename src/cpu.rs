@@ -106,7 +106,8 @@ pub fn brand_from_cpuid(leaves: &[[u32; 4]; 3]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-#[cfg(target_arch = "x86_64")]
+// Miri cannot run `cpuid`; there the caches fall back to the defaults.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn cpuid_caches() -> Option<CacheSizes> {
     use crate::kernels::x86_cpuid::{cpuid, max_leaves};
     let (standard, extended) = max_leaves();
@@ -118,12 +119,12 @@ fn cpuid_caches() -> Option<CacheSizes> {
         .or_else(|| (extended >= 0x8000_001d).then(|| caches_from_cpuid(&read(0x8000_001d)))?)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", not(miri))))]
 fn cpuid_caches() -> Option<CacheSizes> {
     None
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 fn cpuid_brand() -> Option<String> {
     use crate::kernels::x86_cpuid::{cpuid, max_leaves};
     (max_leaves().1 >= 0x8000_0004).then(|| {
@@ -135,7 +136,7 @@ fn cpuid_brand() -> Option<String> {
     })?
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", not(miri))))]
 fn cpuid_brand() -> Option<String> {
     None
 }
@@ -424,7 +425,7 @@ mod tests {
         assert!(caches_from_sysctl("hw.l1dcachesize: 0\n").is_none());
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     #[test]
     fn cpuid_agrees_with_sysfs_where_both_answer() {
         let (Some(sysfs), Some(cpuid)) = (detect_caches(), cpuid_caches()) else {

@@ -5,6 +5,7 @@
 pub mod ab;
 pub mod ab_gate;
 pub mod gate;
+pub mod image;
 pub mod instructions;
 pub mod workloads;
 
