@@ -30,6 +30,8 @@ pub struct BenchOptions {
     /// How to start that child: a prefix such as `taskset -c 0-1` that lets it use every core
     /// although this process is pinned (empty: start it directly).
     pub reproduce_prefix: Vec<String>,
+    /// Whether this process runs pinned to one core (for the record's notes).
+    pub pinned: bool,
 }
 
 /// Rounds and time per side of a round.
@@ -357,10 +359,10 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<Record
             "{} rounds per figure, ~{} ms per side of a round; single thread{}",
             e.rounds,
             e.side.as_millis(),
-            if opts.reproduce_prefix.is_empty() {
-                ", not pinned"
-            } else {
-                ", pinned to one core (reproduce --quick on all cores)"
+            match (opts.pinned, opts.reproduce_prefix.is_empty()) {
+                (false, _) => ", not pinned",
+                (true, true) => ", pinned to one core",
+                (true, false) => ", pinned to one core (reproduce --quick on all cores)",
             }
         ),
     );

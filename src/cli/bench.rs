@@ -5,7 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use vanishing::records;
 
-/// Set in the pinned child so it does not pin itself again.
+/// Set in the pinned child so it does not pin itself again; its value is the parent's CPU count
+/// (the child, pinned to one core, sees only that one).
 const PINNED_ENV: &str = "VANISHING_BENCH_PINNED";
 
 #[derive(Args)]
@@ -36,14 +37,15 @@ fn taskset_available() -> bool {
 
 pub fn run(args: BenchArgs) -> Result<(), (u8, String)> {
     let exe = std::env::current_exe().map_err(|e| (1, e.to_string()))?;
-    let pinned = std::env::var_os(PINNED_ENV).is_some();
+    let pinned_cpus: Option<usize> = std::env::var(PINNED_ENV).ok().and_then(|v| v.parse().ok());
+    let pinned = pinned_cpus.is_some();
     if !args.no_pin && !pinned && cfg!(target_os = "linux") && taskset_available() {
         // Rerun pinned to core 0: the single-thread figures then never migrate.
         let status = std::process::Command::new("taskset")
             .args(["-c", "0"])
             .arg(&exe)
             .args(std::env::args_os().skip(1))
-            .env(PINNED_ENV, "1")
+            .env(PINNED_ENV, vanishing::cpu::logical_cpus().to_string())
             .status()
             .map_err(|e| (1, format!("running taskset: {e}")))?;
         return match status.code() {
@@ -62,11 +64,12 @@ pub fn run(args: BenchArgs) -> Result<(), (u8, String)> {
             .join("record-probe.json");
         vanishing::fsutil::check_writable(&probe).map_err(|e| (2, e.to_string()))?;
     }
-    let cpus = vanishing::cpu::logical_cpus();
+    let cpus = pinned_cpus.unwrap_or_else(vanishing::cpu::logical_cpus);
     let opts = vanishing::bench::BenchOptions {
         quick: args.quick,
         mnist_dir: vanishing::data::mnist::resolve_dir(args.data.as_deref()),
         exe,
+        pinned,
         reproduce_prefix: if pinned && cpus > 1 {
             vec!["taskset".into(), "-c".into(), format!("0-{}", cpus - 1)]
         } else {

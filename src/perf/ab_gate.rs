@@ -11,6 +11,10 @@
 //!     moving code and data between two builds has been seen to do, or
 //!   - the counts rose too (estimated cycles or instructions by a third of T or more), or
 //!   - no counts exist to cross-check (`--no-counts`, no valgrind, the base lacks the workload);
+//! - **fail** also when the counts rose by T/3 or more and the timing interval reaches T with
+//!   a positive median, confirmed or not: the counts are certain that there is more work, and
+//!   the timing cannot exclude that it costs T (on a noisy machine the timing interval alone
+//!   is too wide to catch a T slowdown: of 10 runs of a +3 % canary it found 3, this rule 7);
 //! - **inconclusive**: the timing is certainly slower and its interval straddles T, but starts
 //!   below 2 %, and the placement-independent counts did not move. This is what code placement
 //!   between two builds looks like (a +2.2 % [+1.3, +3.2] on SGEMM 512^3 between two commits
@@ -222,6 +226,25 @@ pub fn decide(
         return (Decision::Pass, "counts within the threshold".into());
     };
     let interval = format!("{} [{}, {}]", pct(t.change), pct(t.low), pct(t.high));
+    // The counts show more work, and the timing cannot rule out a slowdown of the threshold's
+    // size: the deterministic evidence decides (a noisy machine widens the timing interval,
+    // which must not hide a change that certainly does more).
+    if let Some(c) = counts.filter(|c| {
+        c.estimated_cycles_change >= COUNTS_SHARE * threshold
+            || c.instructions_change >= COUNTS_SHARE * threshold
+    }) {
+        if t.high >= threshold && t.change > 0.0 {
+            return (
+                Decision::Fail,
+                format!(
+                    "more work (est. cycles {}, instructions {}) and the timing {interval} cannot rule out a {:.1} % slowdown",
+                    pct(c.estimated_cycles_change),
+                    pct(c.instructions_change),
+                    100.0 * threshold
+                ),
+            );
+        }
+    }
     match (t.verdict, t.confirmed) {
         (Verdict::Slower, true) => {
             if t.low >= PLACEMENT_SHARE * threshold {
@@ -731,6 +754,18 @@ mod tests {
             Decision::Fail
         );
         assert_eq!(d(None, Some(counts(0.02, 0.02))), Decision::Pass);
+        // More work in the counts and a timing that cannot exclude T: fail, even unconfirmed.
+        let wide = timing(-0.0177, 0.0048, 0.0315, false);
+        assert_eq!(
+            d(Some(wide.clone()), Some(counts(0.0065, 0.0138))),
+            Decision::Fail
+        );
+        assert_eq!(d(Some(wide), Some(counts(0.0, 0.0))), Decision::Pass);
+        // ... but not when the timing excludes T, or its median is not above zero.
+        let tight = timing(-0.005, 0.005, 0.02, false);
+        assert_eq!(d(Some(tight), Some(counts(0.0, 0.0138))), Decision::Pass);
+        let negative = timing(-0.05, -0.01, 0.04, false);
+        assert_eq!(d(Some(negative), Some(counts(0.0, 0.0138))), Decision::Pass);
         // The same program on both sides: even a large, confirmed timing change passes.
         let noise = timing(0.0986, 0.1152, 0.1401, true);
         let (dec, why) = decide(Some(&noise), Some(&counts(0.0, 0.0)), t, true);
