@@ -16,13 +16,13 @@ pub const FIGURE: &str = "share-of-peak.svg";
 /// The headline figures in table order: (figure name, column title, short label for the
 /// figure's bars).
 pub const HEADLINES: [(&str, &str, &str); 9] = [
-    ("sgemm-1024", "sgemm 1024^3", "1024"),
-    ("sgemm-2048", "sgemm 2048^3", "2048"),
+    ("sgemm-1024", "sgemm 1024^3", "1k"),
+    ("sgemm-2048", "sgemm 2048^3", "2k"),
     ("sgemm-10x784x30", "sgemm 10x784x30", "fwd"),
     ("sgemm-784x10x30-at", "sgemm 784x10x30 (A^T)", "upd"),
-    ("epoch-784-30-10", "epoch [784,30,10] batch 10", "ep30"),
-    ("epoch-784-100-10", "epoch [784,100,10] batch 10", "ep100"),
-    ("full-batch-step", "full-batch step (chapter 5)", "full"),
+    ("epoch-784-30-10", "epoch [784,30,10] batch 10", "e30"),
+    ("epoch-784-100-10", "epoch [784,100,10] batch 10", "e100"),
+    ("full-batch-step", "full-batch step (chapter 5)", "fb"),
     ("sigmoid-4096", "sigmoid 4096", "sig"),
     ("reproduce-quick", "reproduce --quick", "repro"),
 ];
@@ -210,7 +210,8 @@ pub fn share_of_peak_svg(records: &[(PathBuf, Record)]) -> String {
         .collect();
     let chart = svg::BarChart {
         title: "Share of each machine's measured FMA peak, one thread".into(),
-        note: "fwd 10x784x30, upd 784x10x30 A^T, ep: batch-10 epochs, full: full-batch step".into(),
+        note: "1k, 2k: SGEMM squares; fwd/upd: 10x784x30, 784x10x30 A^T; e: epochs; fb: full batch"
+            .into(),
         y_label: "% of peak".into(),
         bar_labels: with_share.iter().map(|(_, s)| s.to_string()).collect(),
         groups: reps
@@ -349,7 +350,7 @@ mod tests {
             4
         );
         let svg = share_of_peak_svg(&records);
-        assert!(svg.starts_with("<svg") && svg.contains(">1024<"), "{svg}");
+        assert!(svg.starts_with("<svg") && svg.contains(">1k<"), "{svg}");
         let c = compare(&records[1].1, &records[3].1);
         assert!(c.contains("0.60x"), "{c}"); // 90 / 150
         assert!(
