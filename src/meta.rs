@@ -57,25 +57,29 @@ pub fn git_revision() -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(rev) => {
-            // results/ is what the suite writes: regenerating it must not mark the source dirty.
-            let dirty = run(&[
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":(exclude)results",
-            ])
-            .is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{rev}-dirty")
-            } else {
-                rev
-            }
-        }
+        Some(rev) if sources_dirty(std::path::Path::new(dir)) => format!("{rev}-dirty"),
+        Some(rev) => rev,
         None => "unknown".into(),
     }
+}
+
+/// Whether the git checkout at `dir` has uncommitted changes to tracked files outside
+/// `results/` (what the suite writes: regenerating it must not mark the source dirty).
+pub fn sources_dirty(dir: &std::path::Path) -> bool {
+    std::process::Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)results",
+        ])
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| !o.stdout.is_empty())
 }
 
 /// Everything `vanishing info` reports about this machine: what it is, which kernels and blocks

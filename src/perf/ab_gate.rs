@@ -297,22 +297,10 @@ pub fn decide(
 /// The head's revision: the checkout's HEAD and whether its sources differ from it.
 fn head_revision(repo: &Path) -> Revision {
     let commit = ab::resolve_commit(repo, "HEAD").unwrap_or_else(|_| "unknown".into());
-    let dirty = ab::git(
-        repo,
-        &[
-            "status",
-            "--porcelain",
-            "--untracked-files=no",
-            "--",
-            ".",
-            ":(exclude)results",
-        ],
-    )
-    .is_ok_and(|s| !s.is_empty());
     Revision {
         requested: "working tree".into(),
         commit,
-        dirty,
+        dirty: crate::meta::sources_dirty(repo),
     }
 }
 
@@ -470,6 +458,23 @@ pub fn utc_from_unix(secs: u64) -> String {
     )
 }
 
+/// A workload's timing as table cells: base and head per iteration, and the change with its
+/// interval ("-" each without timing).
+fn timing_cells(t: Option<&AbRow>) -> [String; 3] {
+    t.map_or(["-".into(), "-".into(), "-".into()], |t| {
+        [
+            format!("{:.1} us", t.base_seconds * 1e6),
+            format!("{:.1} us", t.head_seconds * 1e6),
+            format!(
+                "{:+.2} % [{:+.2}, {:+.2}]",
+                100.0 * t.change,
+                100.0 * t.low,
+                100.0 * t.high
+            ),
+        ]
+    })
+}
+
 fn decision_word(d: Decision) -> &'static str {
     match d {
         Decision::Pass => "pass",
@@ -485,20 +490,11 @@ pub fn text_table(r: &AbGateRecord) -> String {
         "workload", "base", "head", "timing change [interval]", "pairs", "est. cyc.", "instr."
     );
     for o in &r.workloads {
-        let (base, head, change, pairs) = match &o.timing {
-            Some(t) => (
-                format!("{:.1} us", t.base_seconds * 1e6),
-                format!("{:.1} us", t.head_seconds * 1e6),
-                format!(
-                    "{:+.2} % [{:+.2}, {:+.2}]",
-                    100.0 * t.change,
-                    100.0 * t.low,
-                    100.0 * t.high
-                ),
-                t.pairs.to_string(),
-            ),
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
-        };
+        let [base, head, change] = timing_cells(o.timing.as_ref());
+        let pairs = o
+            .timing
+            .as_ref()
+            .map_or("-".into(), |t| t.pairs.to_string());
         let (cyc, ins) = match &o.counts {
             Some(c) => (
                 format!("{:+.2}%", 100.0 * c.estimated_cycles_change),
@@ -548,21 +544,7 @@ pub fn markdown(r: &AbGateRecord) -> String {
     s += "| workload | base | head | change [interval] | est. cycles | instructions | decision |\n";
     s += "|---|---:|---:|---|---:|---:|---|\n";
     for o in &r.workloads {
-        let timing =
-            o.timing
-                .as_ref()
-                .map_or(("-".to_string(), "-".to_string(), "-".to_string()), |t| {
-                    (
-                        format!("{:.1} us", t.base_seconds * 1e6),
-                        format!("{:.1} us", t.head_seconds * 1e6),
-                        format!(
-                            "{:+.2} % [{:+.2}, {:+.2}]",
-                            100.0 * t.change,
-                            100.0 * t.low,
-                            100.0 * t.high
-                        ),
-                    )
-                });
+        let timing = timing_cells(o.timing.as_ref());
         let counts = o.counts.as_ref().map_or(("-".into(), "-".into()), |c| {
             (
                 format!("{:+.2} %", 100.0 * c.estimated_cycles_change),
@@ -576,7 +558,7 @@ pub fn markdown(r: &AbGateRecord) -> String {
         };
         s += &format!(
             "| {} | {} | {} | {} | {} | {} | {decision} |\n",
-            o.workload, timing.0, timing.1, timing.2, counts.0, counts.1
+            o.workload, timing[0], timing[1], timing[2], counts.0, counts.1
         );
     }
     s
