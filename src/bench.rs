@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::gemm::Gemm;
 use crate::isa::Isa;
 use crate::nn::train::{self, TrainConfig};
+use crate::perf::gate::time;
 use crate::perf::workloads::{self, GemmCase, SigmoidCase};
 use crate::records::{Direction, Figure, Record, RecordBuild, RecordMachine, Spread};
 use std::collections::BTreeMap;
@@ -96,25 +97,17 @@ fn calibrate(f: &mut dyn FnMut(), target: Duration) -> usize {
     }
 }
 
-fn seconds_per_iter(f: &mut dyn FnMut(), iters: usize) -> f64 {
-    let t = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    t.elapsed().as_secs_f64() / iters as f64
-}
-
 /// Seconds per iteration of ours and the peer in `rounds` alternating rounds.
 fn paired(ours: &mut dyn FnMut(), peer: &mut dyn FnMut(), e: &Effort) -> (Vec<f64>, Vec<f64>) {
     let (ni, np) = (calibrate(ours, e.side), calibrate(peer, e.side));
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for r in 0..e.rounds {
         if r % 2 == 0 {
-            a.push(seconds_per_iter(ours, ni));
-            b.push(seconds_per_iter(peer, np));
+            a.push(time(ours, ni));
+            b.push(time(peer, np));
         } else {
-            b.push(seconds_per_iter(peer, np));
-            a.push(seconds_per_iter(ours, ni));
+            b.push(time(peer, np));
+            a.push(time(ours, ni));
         }
     }
     (a, b)
@@ -307,9 +300,7 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<Record
     let w = workloads::workload("full-batch-step").expect("a paired workload");
     let mut f = w.build();
     let iters = calibrate(&mut *f, e.side);
-    let secs: Vec<f64> = (0..e.rounds)
-        .map(|_| seconds_per_iter(&mut *f, iters))
-        .collect();
+    let secs: Vec<f64> = (0..e.rounds).map(|_| time(&mut *f, iters)).collect();
     let flops = epoch_flops(&[784, 30, 30, 30, 30, 10], 1000, 1000);
     let med = crate::stats::median(&secs);
     let ms: Vec<f64> = secs.iter().map(|s| s * 1e3).collect();

@@ -810,14 +810,16 @@ fn run_perf_gate_ab(args: PerfGateArgs) -> Result<(), (u8, String)> {
         ))?;
     let opts = ab_gate::AbGateOptions {
         repo,
-        base: rev.clone(),
-        head_exe: std::env::current_exe().map_err(|e| (1, e.to_string()))?,
-        threshold: args.threshold / 100.0,
-        seconds: args.seconds,
-        sample: std::time::Duration::from_secs_f64(args.sample_ms / 1e3),
-        level: 0.99,
-        cpu: Some(args.cpu),
-        only: args.only.clone(),
+        ab: vanishing::perf::ab::AbOptions {
+            base: rev.clone(),
+            head_exe: std::env::current_exe().map_err(|e| (1, e.to_string()))?,
+            threshold: args.threshold / 100.0,
+            seconds: args.seconds,
+            sample: std::time::Duration::from_secs_f64(args.sample_ms / 1e3),
+            level: 0.99,
+            cpu: Some(args.cpu),
+            only: args.only.clone(),
+        },
         counts: !args.no_counts,
     };
     println!("perf gate A/B: head = this build, base = {rev}");

@@ -38,7 +38,7 @@ use super::instructions::{self, CacheCounts};
 use super::workloads;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The version of [`AbGateRecord`]'s layout. Version 1 was the unversioned `--json` before it.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -51,26 +51,14 @@ pub const PLACEMENT_SHARE: f64 = 2.0 / 3.0;
 /// The share of the threshold by which the counts must rise to corroborate a slower timing.
 pub const COUNTS_SHARE: f64 = 1.0 / 3.0;
 
-/// How the A/B gate runs.
+/// How the A/B gate runs: the paired timing's options (its `base` is the revision as the user
+/// typed it), plus where the base comes from and whether to count.
 pub struct AbGateOptions {
     /// The git checkout the base revision is taken from.
     pub repo: PathBuf,
-    /// The base revision, as the user typed it.
-    pub base: String,
-    /// The head's executable (normally the running one).
-    pub head_exe: PathBuf,
-    /// The regression the gate must catch (fraction: 0.03 = 3 %).
-    pub threshold: f64,
-    /// Seconds of paired timing.
-    pub seconds: f64,
-    /// Length of one sample of one side.
-    pub sample: Duration,
-    /// Overall confidence of the timing intervals (Bonferroni-split over the workloads).
-    pub level: f64,
-    /// Core both workers are pinned to.
-    pub cpu: Option<usize>,
-    /// Only these workloads (all when empty).
-    pub only: Vec<String>,
+    /// The paired timing: base revision, head executable, threshold, seconds, sample length,
+    /// confidence, core, workloads.
+    pub ab: ab::AbOptions,
     /// Whether to take the cache-simulated counts (needs valgrind).
     pub counts: bool,
 }
@@ -316,33 +304,28 @@ pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGat
                 .into(),
         });
     }
-    if let Some(bad) = opts.only.iter().find(|n| workloads::workload(n).is_none()) {
+    if let Some(bad) = opts
+        .ab
+        .only
+        .iter()
+        .find(|n| workloads::workload(n).is_none())
+    {
         return Err(Error::Invalid {
             what: "--only",
             problem: format!("no workload '{bad}'"),
         });
     }
     let start = Instant::now();
-    let base_commit = ab::resolve_commit(&opts.repo, &opts.base)?;
+    let base_commit = ab::resolve_commit(&opts.repo, &opts.ab.base)?;
     let head = head_revision(&opts.repo);
     let base_exe = ab::base_binary(&opts.repo, &base_commit, progress)?;
     let build_seconds = start.elapsed().as_secs_f64();
-    let same_image = super::image::same_loaded_image(&base_exe, &opts.head_exe);
+    let same_image = super::image::same_loaded_image(&base_exe, &opts.ab.head_exe);
     if same_image {
         progress("the two builds load byte-identical code and data (only debug information differs): the same program");
     }
     let (timing, timing_skipped) = if ab::has_worker(&base_exe) {
-        let ab_opts = ab::AbOptions {
-            base: base_commit.clone(),
-            head_exe: opts.head_exe.clone(),
-            threshold: opts.threshold,
-            seconds: opts.seconds,
-            sample: opts.sample,
-            level: opts.level,
-            cpu: opts.cpu,
-            only: opts.only.clone(),
-        };
-        (ab::run(&ab_opts, &base_exe, progress)?, None)
+        (ab::run(&opts.ab, &base_exe, progress)?, None)
     } else {
         (
             Vec::new(),
@@ -351,7 +334,7 @@ pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGat
     };
     let chosen: Vec<&workloads::Workload> = workloads::PAIRED
         .iter()
-        .filter(|w| opts.only.is_empty() || opts.only.iter().any(|n| n == w.name))
+        .filter(|w| opts.ab.only.is_empty() || opts.ab.only.iter().any(|n| n == w.name))
         .collect();
     let (counts, counts_setup) = if !opts.counts {
         (Vec::new(), "skipped (--no-counts)".to_string())
@@ -369,7 +352,7 @@ pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGat
             .par_iter()
             .map(|w| -> Result<(&'static str, Option<CountsChange>)> {
                 let b = instructions::cache_counts(&base_exe, w)?;
-                let h = instructions::cache_counts(&opts.head_exe, w)?;
+                let h = instructions::cache_counts(&opts.ab.head_exe, w)?;
                 Ok((w.name, b.zip(h).map(|(b, h)| CountsChange::new(b, h))))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -392,7 +375,7 @@ pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGat
             progress(&format!("{}: not in the base build, not compared", w.name));
             continue;
         }
-        let (decision, reason) = decide(t.as_ref(), c.as_ref(), opts.threshold, same_image);
+        let (decision, reason) = decide(t.as_ref(), c.as_ref(), opts.ab.threshold, same_image);
         outcomes.push(WorkloadOutcome {
             workload: w.name.to_string(),
             what: w.what.to_string(),
@@ -409,15 +392,15 @@ pub fn run(opts: &AbGateOptions, progress: &mut dyn FnMut(&str)) -> Result<AbGat
         date: utc_now(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         base: Revision {
-            requested: opts.base.clone(),
+            requested: opts.ab.base.clone(),
             commit: base_commit,
             dirty: false,
         },
         head,
         machine: GateMachine::current(),
-        threshold_percent: 100.0 * opts.threshold,
-        confidence_percent: 100.0 * opts.level,
-        timing_seconds: opts.seconds,
+        threshold_percent: 100.0 * opts.ab.threshold,
+        confidence_percent: 100.0 * opts.ab.level,
+        timing_seconds: opts.ab.seconds,
         same_loaded_image: same_image,
         timing_skipped,
         counts_setup,

@@ -105,7 +105,8 @@ fn calibrate(f: &mut dyn FnMut(), target: Duration) -> usize {
     }
 }
 
-fn time(f: &mut dyn FnMut(), iters: usize) -> f64 {
+/// Seconds per iteration of `iters` back-to-back calls of `f`.
+pub(crate) fn time(f: &mut dyn FnMut(), iters: usize) -> f64 {
     let t = Instant::now();
     for _ in 0..iters {
         f();
