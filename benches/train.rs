@@ -11,6 +11,7 @@ use vanishing::data::mnist;
 use vanishing::gemm::Gemm;
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::small_batch::SmallBatchStep;
+use vanishing::nn::train::{prefetch_rows, PREFETCH_AHEAD};
 use vanishing::nn::{Activation, Cost, Init, Network};
 
 /// SGD steps per measured slice of an epoch at batch 10 (an epoch is 5,000 steps).
@@ -47,16 +48,15 @@ fn bench_train(c: &mut Criterion) {
         let e = engine(1);
         let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
         group.throughput(Throughput::Elements((SLICE_STEPS * 10) as u64));
-        // The trainer's step (what `train` runs at batch 10), next batch prefetched as there.
+        // The trainer's step (what `train` runs at batch 10), later batches prefetched as there.
         let mut small = SmallBatchStep::new(&net, &e, 10);
         group.bench_function(BenchmarkId::new("sgd-b10-small-slice.1t", label), |b| {
             b.iter(|| {
                 for s in 0..SLICE_STEPS {
                     let i0 = s * 10;
                     let m = small.gather_pixels(&train.pixels, i0..i0 + 10);
-                    vanishing::kernels::prefetch_bytes(
-                        &train.pixels[(i0 + 10) * 784..(i0 + 20) * 784],
-                    );
+                    let ahead = i0 + 10 * PREFETCH_AHEAD;
+                    prefetch_rows(&train.pixels, 784, ahead..ahead + 10);
                     small.step(m, &train.labels[i0..i0 + 10], &params);
                 }
             })

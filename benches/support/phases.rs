@@ -8,6 +8,7 @@ use vanishing::data::mnist::Dataset;
 use vanishing::gemm::{MatMut, MatRef};
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::small_batch::SmallBatchStep;
+use vanishing::nn::train::{prefetch_rows, PREFETCH_AHEAD};
 use vanishing::nn::{Cost, Network};
 
 /// One measured phase: its name, seconds per step and floating-point operations per step (0 for
@@ -206,13 +207,12 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
     let labels: Vec<Vec<u8>> = (0..REPS).map(|r| batch_labels(train, r)).collect();
     let mut out = Vec::new();
     let mut phase = recorder(&mut out);
-    // The whole step first, with the next batch prefetched as `train` does.
+    // The whole step first, with later batches prefetched as `train` does.
     let mut fresh = SmallBatchStep::new(net, e, BATCH);
     let whole_step = best_seconds(|r| {
         let m = fresh.gather_pixels(&train.pixels, batch_rows(r, train.len()));
-        for i in batch_rows(r + 1, train.len()) {
-            vanishing::kernels::prefetch_bytes(&train.pixels[i * 784..(i + 1) * 784]);
-        }
+        let ahead = batch_rows(r + PREFETCH_AHEAD, train.len());
+        prefetch_rows(&train.pixels, 784, ahead);
         fresh.step(m, &labels[r], &p);
     });
 

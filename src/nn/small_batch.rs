@@ -11,6 +11,13 @@
 //! update runs on the rank-k kernel ([`crate::kernels::rank_k`], through the GEMM driver's shape
 //! choice); kernels, blocking and shapes are fixed when the step is built.
 //!
+//! The forward product and the weight update run over whole padded rows (`stride` columns, not
+//! `n_out`): every vector of them is then a full one, with no lane masks. Masked vectors cost
+//! the forward product 10x784x30 14 % (3.55 against 3.11 us on 32 columns, measured on an Intel
+//! Xeon, family 6 model 167), and the update about 7 %. The extra columns compute `x * 0` sums
+//! into padding cells; nothing reads a padding cell into a live one (every product's depth and
+//! every element-wise pass stops at the live columns), so what they hold does not matter.
+//!
 //! The arithmetic is exactly [`Engine::sgd_step`]'s (same products, same summation orders, same
 //! element-wise passes), and padding cells are never read into a live cell, so the result is
 //! the same bits, which the tests check step by step.
@@ -232,13 +239,14 @@ impl SmallBatchStep {
         let layer = &mut rest[0];
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
         let input = layer_input(&self.x, below, m, n_in);
+        // The product runs over whole padded rows (see the module documentation).
         self.gemm
             .gemm(
                 1.0,
                 input,
-                MatRef::new(layer.wt.get(), n_in, n_out, stride, 1).expect(SHAPES_AGREE),
+                MatRef::new(layer.wt.get(), n_in, stride, stride, 1).expect(SHAPES_AGREE),
                 0.0,
-                MatMut::new(layer.a.get_mut(), m, n_out, stride, 1).expect(SHAPES_AGREE),
+                MatMut::new(layer.a.get_mut(), m, stride, stride, 1).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
         let bias = &layer.bias.get()[..n_out];
@@ -322,16 +330,17 @@ impl SmallBatchStep {
     pub fn update_weights(&mut self, m: usize, l: usize, alpha: f32, decay: f32) {
         let (below, rest) = self.layers.split_at_mut(l);
         let layer = &mut rest[0];
-        let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
+        let (n_in, stride) = (layer.n_in, layer.stride);
         let input = layer_input(&self.x, below, m, n_in);
-        let delta = MatRef::new(layer.delta.get(), m, n_out, stride, 1).expect(SHAPES_AGREE);
+        // Whole padded rows, as in the forward product (see the module documentation).
+        let delta = MatRef::new(layer.delta.get(), m, stride, stride, 1).expect(SHAPES_AGREE);
         self.gemm
             .gemm(
                 alpha,
                 input.t(),
                 delta,
                 decay,
-                MatMut::new(layer.wt.get_mut(), n_in, n_out, stride, 1).expect(SHAPES_AGREE),
+                MatMut::new(layer.wt.get_mut(), n_in, stride, stride, 1).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
     }

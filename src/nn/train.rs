@@ -188,6 +188,22 @@ pub fn total_cost(
 /// Batch size used for evaluation passes (big enough for the threaded GEMM path).
 pub const EVAL_BATCH: usize = 1000;
 
+/// How many mini-batches ahead the trainer prefetches images: far enough that the lines reach L2
+/// before the gather (one step of [784,30,10] at batch 10 is about 9 us, a memory miss well under
+/// 1 us, but the prefetches of one batch queue behind each other and behind the step's own
+/// misses). Measured on an Intel Xeon (family 6 model 167): 2 and 4 ahead gave the same step
+/// time, the time of a gather from cache.
+pub const PREFETCH_AHEAD: usize = 2;
+
+/// Prefetches the images `rows` (`width` bytes each) of `pixels` into L2
+/// ([`crate::kernels::prefetch_bytes`]): what the trainer does for the batch
+/// [`PREFETCH_AHEAD`] steps ahead, public so that the benchmarks do the same.
+pub fn prefetch_rows(pixels: &[u8], width: usize, rows: impl IntoIterator<Item = usize>) {
+    for i in rows {
+        crate::kernels::prefetch_bytes(&pixels[i * width..(i + 1) * width]);
+    }
+}
+
 /// Trains a network on `data.train` (any dataset: the first layer must match its features,
 /// the last its classes) with the book's SGD; `on_epoch` sees each epoch's record,
 /// `on_batch` is called after every mini-batch (for progress bars).
@@ -230,12 +246,10 @@ pub fn train(
                 Some(step) => step.gather_pixels(&train.pixels, rows),
                 None => engine.gather_pixels(&mut ws, &train.pixels, width, rows),
             };
-            // The next batch's images sit at random places in a 47 MB array: start fetching
-            // them now so the next gather does not wait on memory.
-            for &i in batches.get(bi + 1).copied().unwrap_or(&[]) {
-                let row = i as usize * width;
-                crate::kernels::prefetch_bytes(&train.pixels[row..row + width]);
-            }
+            // Later batches' images sit at random places in a 47 MB array: start fetching
+            // them now so their gathers do not wait on memory.
+            let ahead = batches.get(bi + PREFETCH_AHEAD).copied().unwrap_or(&[]);
+            prefetch_rows(&train.pixels, width, ahead.iter().map(|&i| i as usize));
             for (dst, &i) in labels.iter_mut().zip(chunk.iter()) {
                 *dst = train.labels[i as usize];
             }

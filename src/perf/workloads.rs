@@ -236,7 +236,8 @@ impl SmallBatchCase {
 
 /// The weight update of the trainer's batch-10 step on its own, as [`SmallBatchStep`] runs it:
 /// `W^T (784 x 30, rows padded to 32 floats, 64-byte aligned) <- decay*W^T - (eta/10) X^T delta`
-/// (beta = decay, so W is read and written, unlike a plain product).
+/// (beta = decay, so W is read and written, unlike a plain product), over the whole padded rows
+/// as the step runs it (see [`crate::nn::small_batch`]).
 pub struct UpdateCase {
     x: Vec<f32>,
     delta: Vec<f32>,
@@ -246,7 +247,7 @@ pub struct UpdateCase {
 
 impl UpdateCase {
     const N_IN: usize = 784;
-    const N_OUT: usize = 30;
+    /// 30 live columns padded to 32.
     const STRIDE: usize = 32;
     const BATCH: usize = 10;
 
@@ -263,7 +264,7 @@ impl UpdateCase {
 
     /// One update.
     pub fn run(&mut self, g: &Gemm) {
-        let (n_in, n_out, rs, k) = (Self::N_IN, Self::N_OUT, Self::STRIDE, Self::BATCH);
+        let (n_in, rs, k) = (Self::N_IN, Self::STRIDE, Self::BATCH);
         let decay = 1.0 - STEP_PARAMS.eta * STEP_PARAMS.lambda / STEP_PARAMS.train_size as f32;
         let w = &mut self.w[self.off..self.off + n_in * rs];
         g.gemm(
@@ -271,9 +272,9 @@ impl UpdateCase {
             MatRef::row_major(&self.x, k, n_in)
                 .expect("sized above")
                 .t(),
-            MatRef::new(&self.delta, k, n_out, rs, 1).expect("sized above"),
+            MatRef::new(&self.delta, k, rs, rs, 1).expect("sized above"),
             decay,
-            MatMut::new(w, n_in, n_out, rs, 1).expect("sized above"),
+            MatMut::new(w, n_in, rs, rs, 1).expect("sized above"),
         )
         .expect("shapes agree");
         black_box(&self.w);
