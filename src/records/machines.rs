@@ -20,8 +20,8 @@ pub const HEADLINES: [(&str, &str, &str); 9] = [
     ("sgemm-2048", "sgemm 2048^3", "2k"),
     ("sgemm-10x784x30", "sgemm 10x784x30", "fwd"),
     ("sgemm-784x10x30-at", "sgemm 784x10x30 (A^T)", "upd"),
-    ("epoch-784-30-10", "epoch [784,30,10] batch 10", "e30"),
-    ("epoch-784-100-10", "epoch [784,100,10] batch 10", "e100"),
+    ("epoch-784-30-10", "epoch [784,30,10] batch 10", "30"),
+    ("epoch-784-100-10", "epoch [784,100,10] batch 10", "100"),
     ("full-batch-step", "full-batch step (chapter 5)", "fb"),
     ("sigmoid-4096", "sigmoid 4096", "sig"),
     ("reproduce-quick", "reproduce --quick", "repro"),
@@ -210,7 +210,7 @@ pub fn share_of_peak_svg(records: &[(PathBuf, Record)]) -> String {
         .collect();
     let chart = svg::BarChart {
         title: "Share of each machine's measured FMA peak, one thread".into(),
-        note: "1k, 2k: SGEMM squares; fwd/upd: 10x784x30, 784x10x30 A^T; e: epochs; fb: full batch"
+        note: "1k, 2k: SGEMM squares; fwd/upd: 10x784x30, 784x10x30 A^T; 30, 100: epochs of [784,30,10], [784,100,10]; fb: full batch"
             .into(),
         y_label: "% of peak".into(),
         bar_labels: with_share.iter().map(|(_, s)| s.to_string()).collect(),
