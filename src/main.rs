@@ -198,6 +198,8 @@ enum InitArg {
     Large,
     Glorot,
     He,
+    /// Glorot & Bengio's normalized (uniform) initialization.
+    Normalized,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,6 +213,7 @@ enum ActArg {
     Sigmoid,
     Tanh,
     Relu,
+    Softsign,
 }
 
 #[derive(Args)]
@@ -394,6 +397,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
             InitArg::Large => Init::Large,
             InitArg::Glorot => Init::Glorot,
             InitArg::He => Init::He,
+            InitArg::Normalized => Init::Normalized,
         },
         cost: match args.cost {
             CostArg::CrossEntropy => Cost::CrossEntropy,
@@ -403,6 +407,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
             ActArg::Sigmoid => Activation::Sigmoid,
             ActArg::Tanh => Activation::Tanh,
             ActArg::Relu => Activation::Relu,
+            ActArg::Softsign => Activation::Softsign,
         },
         seed: args.seed,
         monitor_test: args.monitor_test,

@@ -35,6 +35,9 @@ fn reference(f: ElementFn, x: f64) -> f64 {
                 0.0
             }
         }
+        ElementFn::Softsign if x.is_infinite() => x.signum(),
+        ElementFn::Softsign => x / (1.0 + x.abs()),
+        ElementFn::SoftsignPrime => 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())),
     }
 }
 
@@ -108,14 +111,7 @@ fn dense_grid() -> Vec<f32> {
     v
 }
 
-const ALL: [ElementFn; 6] = [
-    ElementFn::Sigmoid,
-    ElementFn::SigmoidPrime,
-    ElementFn::Tanh,
-    ElementFn::TanhPrime,
-    ElementFn::Relu,
-    ElementFn::ReluPrime,
-];
+const ALL: [ElementFn; 8] = ElementFn::ALL;
 
 #[test]
 fn within_ulp_bound_on_dense_grid_every_isa() {
@@ -186,7 +182,11 @@ fn outputs_bounded_and_monotone() {
     xs.sort_by(|a, b| a.total_cmp(b));
     for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
-        for (f, lo, hi) in [(ElementFn::Sigmoid, 0.0, 1.0), (ElementFn::Tanh, -1.0, 1.0)] {
+        for (f, lo, hi) in [
+            (ElementFn::Sigmoid, 0.0, 1.0),
+            (ElementFn::Tanh, -1.0, 1.0),
+            (ElementFn::Softsign, -1.0, 1.0),
+        ] {
             let mut y = vec![0.0; xs.len()];
             k.apply(f, &xs, &mut y);
             for (i, w) in y.windows(2).enumerate() {
@@ -317,7 +317,12 @@ fn fused_bias_activation_matches_separate_passes() {
     let mut r = common::rng(12);
     for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
-        for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+        for act in [
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::Softsign,
+        ] {
             for (rows, n) in [(1, 1), (10, 30), (3, 17), (7, 8), (2, 100)] {
                 let z: Vec<f32> = (0..rows * n)
                     .map(|_| r.random_range(-6.0f32..6.0))

@@ -231,7 +231,12 @@ fn activation_kernels_stay_inside_their_operands() {
                 }
                 // The fused pass, one row of `len` with a guarded bias and derivative.
                 if len > 0 {
-                    for act in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+                    for act in [
+                        Activation::Sigmoid,
+                        Activation::Tanh,
+                        Activation::Relu,
+                        Activation::Softsign,
+                    ] {
                         let mut z = Guarded::new(len, at_end);
                         let mut bias = Guarded::new(len, at_end);
                         let mut d = Guarded::new(len, at_end);

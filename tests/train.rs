@@ -11,7 +11,12 @@ use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::reference::RefNet;
 use vanishing::nn::{Activation, Cost, Init, Network};
 
-const ACTS: [Activation; 3] = [Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+const ACTS: [Activation; 4] = [
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Relu,
+    Activation::Softsign,
+];
 const COSTS: [Cost; 2] = [Cost::CrossEntropy, Cost::Quadratic];
 
 /// Random inputs in [0, 1) and labels below `classes`.
@@ -386,7 +391,7 @@ fn small_batch_step_equals_the_general_step_bit_for_bit() {
             let classes = *sizes.last().unwrap();
             let data = byte_dataset(ni as u64, 64, sizes[0], classes);
             for (bi, &batch) in [1usize, 3, 10, 16].iter().enumerate() {
-                let act = ACTS[(ni + bi) % 3];
+                let act = ACTS[(ni + bi) % ACTS.len()];
                 let cost = COSTS[bi % 2];
                 let mut general = Network::new(sizes, act, Init::Default, 3).unwrap();
                 let mut small = SmallBatchStep::new(&general, &e, batch);
@@ -433,4 +438,49 @@ fn small_batch_step_equals_the_general_step_bit_for_bit() {
         }
     }
     println!("{cases} small-batch step cases");
+}
+
+/// Glorot and Bengio's normalized initialization: uniform within +-sqrt(6/(fan_in + fan_out)),
+/// so the variance is 2/(fan_in + fan_out); zero biases; the same bits for the same seed.
+#[test]
+fn normalized_init_is_uniform_within_its_limit() {
+    let sizes = [784, 100, 30, 10];
+    let net = Network::new(&sizes, Activation::Tanh, Init::Normalized, 4).unwrap();
+    for (l, w) in sizes.windows(2).enumerate() {
+        let limit = (6.0 / (w[0] + w[1]) as f64).sqrt();
+        let ws = &net.weights_t[l];
+        assert!(
+            ws.iter().all(|&x| (x as f64).abs() <= limit),
+            "layer {l} outside the limit"
+        );
+        let n = ws.len() as f64;
+        let mean = ws.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = ws.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        let want = limit * limit / 3.0;
+        // Standard error of the variance of a uniform sample: want * sqrt(0.8 / n).
+        assert!(
+            (var - want).abs() < 5.0 * want * (0.8 / n).sqrt(),
+            "layer {l}: variance {var:e}, expected {want:e}"
+        );
+        assert!(
+            mean.abs() < 5.0 * (want / n).sqrt(),
+            "layer {l}: mean {mean:e}"
+        );
+        // A uniform law, not a normal one: half the weights beyond half the limit (a normal law
+        // of the same variance puts 39 % there).
+        let outer = ws
+            .iter()
+            .filter(|&&x| (x as f64).abs() > 0.5 * limit)
+            .count() as f64
+            / n;
+        assert!(
+            (outer - 0.5).abs() < 5.0 * (0.25 / n).sqrt(),
+            "layer {l}: {outer} beyond half the limit"
+        );
+        assert!(net.biases[l].iter().all(|&b| b == 0.0));
+    }
+    let again = Network::new(&sizes, Activation::Tanh, Init::Normalized, 4).unwrap();
+    assert_eq!(net.weights_t, again.weights_t);
+    let other = Network::new(&sizes, Activation::Tanh, Init::Normalized, 5).unwrap();
+    assert_ne!(net.weights_t, other.weights_t);
 }

@@ -194,4 +194,8 @@ entry_points! {
     relu, relu_inplace => ElementFn::Relu;
     /// `y = 1` where `z > 0`, else 0 (NaN stays NaN).
     relu_prime, relu_prime_inplace => ElementFn::ReluPrime;
+    /// `y = x / (1 + |x|)` (softsign), within 1.5 ULP; +-1 at +-infinity.
+    softsign, softsign_inplace => ElementFn::Softsign;
+    /// `y = 1 / (1 + |z|)^2`, computed as `t*t`, `t = 1 / (1 + |z|)`.
+    softsign_prime, softsign_prime_inplace => ElementFn::SoftsignPrime;
 }

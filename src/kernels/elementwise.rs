@@ -106,6 +106,8 @@ pub(crate) unsafe fn map_fn<S: Simd>(f: ElementFn, x: *const f32, y: *mut f32, n
             ElementFn::TanhPrime => S::map_body::<{ ElementFn::TanhPrime as u8 }>(x, y, n),
             ElementFn::Relu => S::map_body::<{ ElementFn::Relu as u8 }>(x, y, n),
             ElementFn::ReluPrime => S::map_body::<{ ElementFn::ReluPrime as u8 }>(x, y, n),
+            ElementFn::Softsign => S::map_body::<{ ElementFn::Softsign as u8 }>(x, y, n),
+            ElementFn::SoftsignPrime => S::map_body::<{ ElementFn::SoftsignPrime as u8 }>(x, y, n),
         }
     }
 }
@@ -195,6 +197,36 @@ unsafe fn element<S: Simd>(f: ElementFn, x: S::V) -> S::V {
             ElementFn::ReluPrime => {
                 let d = S::one_where(S::gt(x, S::splat(0.0)));
                 S::select(S::is_nan(x), x, d)
+            }
+            ElementFn::Softsign => {
+                // The scalar family's corrected quotient (see there), operation for operation;
+                // 1 where |x| is infinite (only infinity compares above MAX).
+                let a = S::abs(x);
+                let d = S::add(one, a);
+                let above = S::gt(a, one);
+                let big = S::select(above, a, one);
+                let small = S::select(above, one, a);
+                let e = S::sub(small, S::sub(d, big));
+                let q0 = S::div(a, d);
+                let r = S::fnmadd(q0, d, a);
+                let num = S::fnmadd(q0, e, r);
+                let q = S::add(q0, S::div(num, d));
+                let q = S::select(S::gt(a, S::splat(f32::MAX)), one, q);
+                S::or(S::sign(x), q)
+            }
+            ElementFn::SoftsignPrime => {
+                // As the scalar family: t = 1 / (1 + a) corrected, then t*t.
+                let a = S::abs(x);
+                let d = S::add(one, a);
+                let above = S::gt(a, one);
+                let e = S::sub(
+                    S::select(above, one, a),
+                    S::sub(d, S::select(above, a, one)),
+                );
+                let t0 = S::div(one, d);
+                let r = S::fnmadd(t0, d, one);
+                let t = S::add(t0, S::div(S::fnmadd(t0, e, r), d));
+                S::zero_where(S::gt(a, S::splat(f32::MAX)), S::mul(t, t))
             }
         }
     }

@@ -43,17 +43,23 @@ pub enum ElementFn {
     Relu,
     /// 1 for z > 0, else 0.
     ReluPrime,
+    /// Softsign, z / (1 + |z|) (Glorot and Bengio, 2010), with +-1 at +-infinity.
+    Softsign,
+    /// softsign'(z) = 1 / (1 + |z|)^2, computed as t*t with t = 1 / (1 + |z|).
+    SoftsignPrime,
 }
 
 impl ElementFn {
     /// Every function, indexed by its discriminant.
-    pub const ALL: [ElementFn; 6] = [
+    pub const ALL: [ElementFn; 8] = [
         ElementFn::Sigmoid,
         ElementFn::SigmoidPrime,
         ElementFn::Tanh,
         ElementFn::TanhPrime,
         ElementFn::Relu,
         ElementFn::ReluPrime,
+        ElementFn::Softsign,
+        ElementFn::SoftsignPrime,
     ];
 }
 
@@ -63,6 +69,7 @@ pub enum Activation {
     Sigmoid,
     Tanh,
     Relu,
+    Softsign,
 }
 
 impl Activation {
@@ -72,6 +79,7 @@ impl Activation {
             Activation::Sigmoid => ElementFn::Sigmoid,
             Activation::Tanh => ElementFn::Tanh,
             Activation::Relu => ElementFn::Relu,
+            Activation::Softsign => ElementFn::Softsign,
         }
     }
     /// The element function computing its derivative from the pre-activation.
@@ -80,6 +88,7 @@ impl Activation {
             Activation::Sigmoid => ElementFn::SigmoidPrime,
             Activation::Tanh => ElementFn::TanhPrime,
             Activation::Relu => ElementFn::ReluPrime,
+            Activation::Softsign => ElementFn::SoftsignPrime,
         }
     }
     /// Lowercase name.
@@ -88,6 +97,7 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
             Activation::Relu => "relu",
+            Activation::Softsign => "softsign",
         }
     }
 }

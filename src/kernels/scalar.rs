@@ -167,6 +167,44 @@ pub fn element(f: ElementFn, x: f32) -> f32 {
                 0.0
             }
         }
+        ElementFn::Softsign => {
+            // a / (1 + a) on a = |x|, the sign restored last (softsign(-0) = -0). The plain
+            // quotient a / fl(1 + a) errs by up to 1.5 ULP and is not monotone (adjacent inputs
+            // step back by up to 2 ULP where 1 + a rounds), so the rounding error of 1 + a is
+            // recovered exactly (Fast2Sum), the division's remainder exactly (an FMA), and the
+            // quotient corrected by both: correctly rounded but for results within about
+            // 2^-20 ULP of a rounding boundary. At infinity the limit 1 is taken.
+            let a = x.abs();
+            let d = 1.0 + a;
+            let (big, small) = if a > 1.0 { (a, 1.0) } else { (1.0, a) };
+            let e = small - (d - big);
+            let q0 = a / d;
+            let r = fma(-q0, d, a);
+            let num = fma(-q0, e, r);
+            let q = q0 + num / d;
+            if a > f32::MAX {
+                1.0f32.copysign(x)
+            } else {
+                q.copysign(x)
+            }
+        }
+        ElementFn::SoftsignPrime => {
+            // t*t with t = 1 / (1 + a), corrected for the rounding of 1 + a as in softsign
+            // (without it, 3 ULP); t*t rather than 1/(d*d), which overflows for a above about
+            // 1.8e19, where the true value is still a normal or subnormal number.
+            let a = x.abs();
+            let d = 1.0 + a;
+            let (big, small) = if a > 1.0 { (a, 1.0) } else { (1.0, a) };
+            let e = small - (d - big);
+            let t0 = 1.0 / d;
+            let r = fma(-t0, d, 1.0);
+            let t = t0 + fma(-t0, e, r) / d;
+            if a > f32::MAX {
+                0.0
+            } else {
+                t * t
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Weight and bias initialisations.
 
-/// How a fresh network's parameters are drawn (all normal, mean 0).
+/// How a fresh network's parameters are drawn (mean 0; normal but for `Normalized`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// The book's default: weights N(0, 1/fan_in), biases N(0, 1).
@@ -11,17 +11,37 @@ pub enum Init {
     Glorot,
     /// He et al. (2015): weights N(0, 2/fan_in), biases 0.
     He,
+    /// Glorot & Bengio's (2010) "normalized initialization", their equation 16: weights
+    /// U[-sqrt(6/(fan_in + fan_out)), +sqrt(6/(fan_in + fan_out))] (the same variance as
+    /// `Glorot`), biases 0.
+    Normalized,
+}
+
+/// The distribution one layer's weights are drawn from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WeightDist {
+    /// N(0, std^2).
+    Normal { std: f32 },
+    /// U[-limit, +limit).
+    Uniform { limit: f32 },
 }
 
 impl Init {
-    /// `(weight std, bias std)` for a layer.
-    pub fn std_devs(self, fan_in: usize, fan_out: usize) -> (f32, f32) {
-        let fi = fan_in as f32;
+    /// `(weight distribution, bias std)` for a layer (biases are always normal).
+    pub fn dists(self, fan_in: usize, fan_out: usize) -> (WeightDist, f32) {
+        let (fi, fo) = (fan_in as f32, fan_out as f32);
+        let normal = |std: f32| WeightDist::Normal { std };
         match self {
-            Init::Default => (1.0 / fi.sqrt(), 1.0),
-            Init::Large => (1.0, 1.0),
-            Init::Glorot => ((2.0 / (fi + fan_out as f32)).sqrt(), 0.0),
-            Init::He => ((2.0 / fi).sqrt(), 0.0),
+            Init::Default => (normal(1.0 / fi.sqrt()), 1.0),
+            Init::Large => (normal(1.0), 1.0),
+            Init::Glorot => (normal((2.0 / (fi + fo)).sqrt()), 0.0),
+            Init::He => (normal((2.0 / fi).sqrt()), 0.0),
+            Init::Normalized => (
+                WeightDist::Uniform {
+                    limit: (6.0 / (fi + fo)).sqrt(),
+                },
+                0.0,
+            ),
         }
     }
 
@@ -32,6 +52,7 @@ impl Init {
             Init::Large => "large",
             Init::Glorot => "glorot",
             Init::He => "he",
+            Init::Normalized => "normalized",
         }
     }
 }

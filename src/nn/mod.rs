@@ -15,7 +15,7 @@ pub mod train;
 
 use crate::error::{Error, Result};
 pub use crate::kernels::math::Activation;
-pub use init::Init;
+pub use init::{Init, WeightDist};
 
 /// Cost function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -64,12 +64,15 @@ impl Network {
         let mut biases = Vec::new();
         for w in sizes.windows(2) {
             let (fan_in, fan_out) = (w[0], w[1]);
-            let (wstd, bstd) = init.std_devs(fan_in, fan_out);
+            let (wdist, bstd) = init.dists(fan_in, fan_out);
             biases.push((0..fan_out).map(|_| bstd * rng.sample()).collect());
             let mut wt = vec![0.0f32; fan_in * fan_out];
             for o in 0..fan_out {
                 for i in 0..fan_in {
-                    wt[i * fan_out + o] = wstd * rng.sample();
+                    wt[i * fan_out + o] = match wdist {
+                        WeightDist::Normal { std } => std * rng.sample(),
+                        WeightDist::Uniform { limit } => limit * rng.uniform_sym(),
+                    };
                 }
             }
             weights_t.push(wt);

@@ -8,6 +8,7 @@ fn act(a: Activation, z: f64) -> f64 {
         Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
         Activation::Tanh => z.tanh(),
         Activation::Relu => z.max(0.0),
+        Activation::Softsign => z / (1.0 + z.abs()),
     }
 }
 
@@ -25,6 +26,7 @@ fn act_prime(a: Activation, z: f64) -> f64 {
                 0.0
             }
         }
+        Activation::Softsign => 1.0 / (1.0 + z.abs()).powi(2),
     }
 }
 

@@ -36,6 +36,14 @@ impl Normal {
     }
 }
 
+impl Normal {
+    /// One U[-1, 1) sample from the same stream (53 random bits, exact in f64, then rounded
+    /// to f32 once).
+    pub fn uniform_sym(&mut self) -> f32 {
+        (2.0 * self.rng.random::<f64>() - 1.0) as f32
+    }
+}
+
 /// A seeded shuffler for the per-epoch permutation of the training set.
 pub struct Shuffler {
     rng: ChaCha8Rng,
