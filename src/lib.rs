@@ -40,6 +40,7 @@ pub mod data;
 pub mod error;
 pub mod experiments;
 pub mod fsutil;
+pub mod fuzzing;
 pub mod gemm;
 pub mod isa;
 pub mod kernels;

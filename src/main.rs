@@ -526,6 +526,7 @@ fn run_reproduce(args: ReproduceArgs) -> Result<(), (u8, String)> {
     if settings.accuracy_seeds == 0 || settings.speed_seeds == 0 {
         return Err((2, "invalid seeds: must be at least 1".into()));
     }
+    settings.validate().map_err(|e| (2, e.to_string()))?;
     let parts = match &args.only {
         Some(s) => vanishing::experiments::parse_parts(s).map_err(|e| (2, e.to_string()))?,
         None => Plan::all(settings.clone()).parts,

@@ -92,6 +92,10 @@ fn malformed_arguments_exit_2() {
         (&["train", "--threads", "0"][..], "threads"),
         (&["train", "--init", "bogus"][..], "bogus"),
         (&["train", "--epochs", "x"][..], "invalid value"),
+        (
+            &["reproduce", "--seeds", "5000", "--out", "/tmp/vanishing-never"][..],
+            "accuracy seeds must be 0 to 1000",
+        ),
     ] {
         let (code, text) = vanishing(args);
         assert_eq!(code, 2, "{args:?} should exit 2, printed: {text}");

@@ -73,30 +73,78 @@ fn data_err(path: &Path, problem: impl Into<String>) -> Error {
     }
 }
 
-/// Reads `name` (raw) or `name.gz` from `dir` and returns the decompressed bytes.
-fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
+/// What one IDX file must be: its magic number (2051 images, 2049 labels) and item count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdxExpect {
+    pub magic: u32,
+    pub items: usize,
+}
+
+impl IdxExpect {
+    fn is_images(self) -> bool {
+        self.magic == 2051
+    }
+    fn header(self) -> usize {
+        if self.is_images() {
+            16
+        } else {
+            8
+        }
+    }
+    /// The exact length of a valid file (header and items).
+    pub fn file_len(self) -> usize {
+        self.header()
+            + self
+                .items
+                .saturating_mul(if self.is_images() { PIXELS } else { 1 })
+    }
+}
+
+/// Decodes one IDX file's bytes (`gzipped` or raw) as read from `source` (named in errors) and
+/// validates them against `expect` (see [`check_dir`] for the checks). Decompression stops one
+/// byte past the valid length, so a gzip bomb costs at most that much memory and is reported as
+/// trailing bytes.
+pub fn decode_idx(
+    source: &Path,
+    bytes: &[u8],
+    gzipped: bool,
+    expect: IdxExpect,
+) -> Result<Vec<u8>> {
+    let out = if gzipped {
+        let limit = expect.file_len().saturating_add(1);
+        let mut out = Vec::with_capacity(limit.min(1 << 26));
+        flate2::read::GzDecoder::new(bytes)
+            .take(limit as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| data_err(source, format!("corrupt gzip data: {e}")))?;
+        out
+    } else {
+        bytes.to_vec()
+    };
+    validate(source, &out, expect.magic, expect.items)?;
+    Ok(out)
+}
+
+/// Reads `name` (raw) or `name.gz` from `dir` and returns the decoded, validated bytes.
+fn read_file(dir: &Path, name: &str, expect: IdxExpect) -> Result<(PathBuf, Vec<u8>)> {
     let raw = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
-    if gz.is_file() {
-        let file =
-            std::fs::File::open(&gz).map_err(|e| data_err(&gz, format!("cannot open: {e}")))?;
-        let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(std::io::BufReader::new(file))
-            .read_to_end(&mut bytes)
-            .map_err(|e| data_err(&gz, format!("corrupt gzip data: {e}")))?;
-        Ok((gz, bytes))
+    let (path, gzipped) = if gz.is_file() {
+        (gz, true)
     } else if raw.is_file() {
-        let bytes = std::fs::read(&raw).map_err(|e| data_err(&raw, format!("cannot read: {e}")))?;
-        Ok((raw, bytes))
+        (raw, false)
     } else {
-        Err(data_err(
+        return Err(data_err(
             &gz,
             format!(
                 "file not found (neither {name}.gz nor {name} is in {})",
                 dir.display()
             ),
-        ))
-    }
+        ));
+    };
+    let bytes = std::fs::read(&path).map_err(|e| data_err(&path, format!("cannot read: {e}")))?;
+    let decoded = decode_idx(&path, &bytes, gzipped, expect)?;
+    Ok((path, decoded))
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
@@ -149,7 +197,7 @@ fn validate(path: &Path, bytes: &[u8], magic: u32, items: usize) -> Result<()> {
     } else {
         1
     };
-    let expected = header + items * per_item;
+    let expected = header.saturating_add(items.saturating_mul(per_item));
     if bytes.len() != expected {
         let what = if bytes.len() < expected {
             "truncated"
@@ -218,8 +266,7 @@ fn prepare_cache(dir: &Path) -> Result<PathBuf> {
             validate(&target, &bytes, magic, items)?;
             continue;
         }
-        let (source, bytes) = read_file(dir, name)?;
-        validate(&source, &bytes, magic, items)?;
+        let (_, bytes) = read_file(dir, name, IdxExpect { magic, items })?;
         crate::fsutil::write_atomic(&target, &bytes)?;
     }
     Ok(cache)
@@ -253,8 +300,7 @@ pub fn load(dir: &Path) -> Result<Mnist> {
 /// `load`): the same validation, returning the first problem.
 pub fn check_dir(dir: &Path) -> Result<()> {
     for (name, magic, items) in FILES {
-        let (source, bytes) = read_file(dir, name)?;
-        validate(&source, &bytes, magic, items)?;
+        read_file(dir, name, IdxExpect { magic, items })?;
     }
     Ok(())
 }

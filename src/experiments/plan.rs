@@ -56,12 +56,52 @@ impl Settings {
         }
     }
 
+    /// Checks every count against a generous upper bound, so that settings read from a file
+    /// (a shard) or typed on the command line cannot ask for more items, epochs or memory
+    /// than any real run uses (a shard file could otherwise make the merge allocate without
+    /// limit before anything else is checked).
+    pub fn validate(&self) -> Result<()> {
+        let limits: [(&str, usize, usize, usize); 8] = [
+            ("accuracy seeds", self.accuracy_seeds, 0, MAX_SEEDS),
+            ("accuracy epochs", self.accuracy_epochs, 0, MAX_EPOCHS),
+            ("speed seeds", self.speed_seeds, 0, MAX_SEEDS),
+            ("curve iterations", self.curve_iterations, 0, MAX_ITERATIONS),
+            ("better98 epochs", self.better98_epochs, 0, MAX_EPOCHS),
+            ("sweep seeds", self.sweep_seeds, 0, MAX_SEEDS),
+            ("sweep depth", self.sweep_max_depth, 1, MAX_DEPTH),
+            (
+                "batch images",
+                self.batch_images,
+                1,
+                crate::data::mnist::TRAIN_ITEMS,
+            ),
+        ];
+        for (what, value, low, high) in limits {
+            if value < low || value > high {
+                return Err(Error::Invalid {
+                    what: "settings",
+                    problem: format!("{what} must be {low} to {high}, not {value}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `n` consecutive seeds from the base seed.
     pub fn seeds(&self, n: usize) -> impl Iterator<Item = u64> + use<> {
         let base = self.base_seed;
         (0..n as u64).map(move |i| base + i)
     }
 }
+
+/// Most seeds any count of [`Settings`] may ask for.
+pub const MAX_SEEDS: usize = 1_000;
+/// Most epochs of any trained part.
+pub const MAX_EPOCHS: usize = 10_000;
+/// Most full-batch iterations of the learning-speed curves.
+pub const MAX_ITERATIONS: usize = 10_000_000;
+/// Deepest network of the sweep (hidden layers).
+pub const MAX_DEPTH: usize = 30;
 
 /// One unit of work: the part it belongs to and the part's own description of the item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -84,6 +124,15 @@ impl Plan {
             settings,
             parts: super::PARTS.iter().map(|p| p.name().to_string()).collect(),
         }
+    }
+
+    /// Checks the settings ([`Settings::validate`]) and that every part exists.
+    pub fn validate(&self) -> Result<()> {
+        self.settings.validate()?;
+        for name in &self.parts {
+            super::part(name)?;
+        }
+        Ok(())
     }
 
     /// Every item, in a fixed order (shards slice this order).

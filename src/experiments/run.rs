@@ -54,6 +54,21 @@ pub fn write_shard(out: &Path, file: &ShardFile) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Parses and checks one shard file's text (`origin` names it in errors): valid JSON of the
+/// right shape, a valid plan ([`Plan::validate`]) and a shard index below the shard count.
+pub fn parse_shard_file(text: &str, origin: &Path) -> Result<ShardFile> {
+    let bad = |problem: String| Error::Invalid {
+        what: "shards",
+        problem: format!("{} is not a usable shard file: {problem}", origin.display()),
+    };
+    let f: ShardFile = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    f.plan.validate().map_err(|e| bad(e.to_string()))?;
+    if f.count == 0 || f.index >= f.count {
+        return Err(bad(format!("shard {} of {}", f.index, f.count)));
+    }
+    Ok(f)
+}
+
 /// Reads every `shard-*-of-*.json` under `dirs`, checks they belong to one plan and cover every
 /// item exactly once, and returns the plan, items and results in plan order.
 pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<WorkItem>, Timed, usize)> {
@@ -69,10 +84,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<WorkItem>, Timed, usize)> {
             if name.starts_with("shard-") && name.ends_with(".json") {
                 let text = std::fs::read_to_string(e.path())
                     .map_err(io(format!("reading {}", e.path().display())))?;
-                let f: ShardFile = serde_json::from_str(&text).map_err(|err| {
-                    bad(format!("{} is not a shard file: {err}", e.path().display()))
-                })?;
-                files.push(f);
+                files.push(parse_shard_file(&text, &e.path())?);
             }
         }
     }

@@ -8,7 +8,7 @@ use super::Blocking;
 use crate::error::{Error, Result};
 use crate::isa::Isa;
 use crate::kernels::GemmKernel;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Set to `off` to ignore any saved profile (to compare it with the defaults).
 pub const PROFILE_ENV: &str = "VANISHING_PROFILE";
@@ -84,11 +84,20 @@ impl Profile {
                 })
             }
         };
+        Profile::parse(&text, isa, &path).map(Some)
+    }
+
+    /// Parses and checks a profile's text (`origin` names it in errors): the JSON shape, a
+    /// known kernel of `isa`, made on this CPU model, with positive block sizes.
+    pub fn parse(text: &str, isa: Isa, origin: &Path) -> Result<Profile> {
         let bad = |problem: String| Error::Invalid {
             what: "GEMM profile",
-            problem: format!("{}: {problem} (run `vanishing tune` again)", path.display()),
+            problem: format!(
+                "{}: {problem} (run `vanishing tune` again)",
+                origin.display()
+            ),
         };
-        let p: Profile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let p: Profile = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let kernel = GemmKernel::by_name(&p.kernel).map_err(|e| bad(e.to_string()))?;
         if kernel.isa != isa || p.cpu != crate::cpu::machine_slug() {
             return Err(bad(format!(
@@ -102,7 +111,7 @@ impl Profile {
         if b.mc == 0 || b.kc == 0 || b.nc == 0 {
             return Err(bad(format!("block sizes must be positive: {b:?}")));
         }
-        Ok(Some(p))
+        Ok(p)
     }
 
     /// The kernel the profile names (checked against the CPU by [`Profile::load`]).

@@ -28,9 +28,16 @@ pub const CANARY_ENV: &str = "VANISHING_CANARY";
 #[cfg(feature = "perf-canary")]
 fn canary_share(name: &str) -> Option<f64> {
     let v = std::env::var(CANARY_ENV).ok()?;
-    let (w, pct) = v.split_once(':')?;
+    let (w, share) = parse_canary(&v)?;
+    (w == name).then_some(share)
+}
+
+/// Parses a canary setting `NAME:PERCENT` into the workload name and the extra share of time
+/// (`PERCENT / 100`); `None` unless the percent is a finite number in (0, 1000].
+pub fn parse_canary(value: &str) -> Option<(&str, f64)> {
+    let (w, pct) = value.split_once(':')?;
     let pct: f64 = pct.trim().parse().ok()?;
-    (w.trim() == name && pct > 0.0).then_some(pct / 100.0)
+    (pct > 0.0 && pct <= 1000.0).then_some((w.trim(), pct / 100.0))
 }
 
 #[cfg(not(feature = "perf-canary"))]
@@ -101,6 +108,66 @@ pub fn canary_loops(name: &str) -> Option<u64> {
     Some(n)
 }
 
+/// Most iterations one `time` request may ask for (the gate asks for a few thousand; a
+/// request beyond this is a protocol error, not hours of work).
+pub const MAX_WORKER_ITERS: usize = 1 << 24;
+
+/// One request of the worker protocol.
+#[derive(Clone, Copy)]
+pub enum Request {
+    /// `list`: the workload names.
+    List,
+    /// `time NAME ITERS`: the nanoseconds of `iters` iterations of the workload.
+    Time {
+        workload: &'static workloads::Workload,
+        iters: usize,
+    },
+}
+
+/// Parses one request line: `list`, or `time NAME ITERS` with a known workload and
+/// `1..=MAX_WORKER_ITERS` iterations.
+pub fn parse_request(line: &str) -> Result<Request> {
+    let bad = |problem: String| Error::Invalid {
+        what: "perf-worker request",
+        problem,
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["list"] => Ok(Request::List),
+        ["time", name, iters] => {
+            let iters = iters
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_WORKER_ITERS).contains(n))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "bad iteration count in '{line}' (1 to {MAX_WORKER_ITERS})"
+                    ))
+                })?;
+            let workload =
+                workloads::workload(name).ok_or_else(|| bad(format!("no workload '{name}'")))?;
+            Ok(Request::Time { workload, iters })
+        }
+        _ => Err(bad(format!(
+            "'{line}' (expected 'list' or 'time NAME ITERS')"
+        ))),
+    }
+}
+
+/// Parses a worker's answer to a `time` request: whole nanoseconds.
+pub fn parse_time_answer(answer: &str, name: &str) -> Result<f64> {
+    answer
+        .trim()
+        .parse::<u64>()
+        .map(|ns| ns as f64)
+        .map_err(|_| Error::Invalid {
+            what: "perf-worker",
+            problem: format!(
+                "answer '{answer}' to 'time {name}' is not a whole number of nanoseconds"
+            ),
+        })
+}
+
 /// The worker side: answers `list` (the workload names, one line) and `time NAME ITERS` (the
 /// nanoseconds of ITERS iterations, one line) until its input ends. Workloads are built once,
 /// on first use.
@@ -112,21 +179,13 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<()> {
     let mut built: Vec<(&'static str, workloads::Iteration)> = Vec::new();
     for line in input.lines() {
         let line = line.map_err(io)?;
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let reply = match words.as_slice() {
-            ["list"] => PAIRED.iter().map(|w| w.name).collect::<Vec<_>>().join(" "),
-            ["time", name, iters] => {
-                let iters: usize = iters.parse().map_err(|_| Error::Invalid {
-                    what: "perf-worker request",
-                    problem: format!("bad iteration count in '{line}'"),
-                })?;
-                let i = match built.iter().position(|(n, _)| n == name) {
+        let reply = match parse_request(&line)? {
+            Request::List => PAIRED.iter().map(|w| w.name).collect::<Vec<_>>().join(" "),
+            Request::Time { workload: w, iters } => {
+                let name = w.name;
+                let i = match built.iter().position(|(n, _)| *n == name) {
                     Some(i) => i,
                     None => {
-                        let w = workloads::workload(name).ok_or_else(|| Error::Invalid {
-                            what: "perf-worker request",
-                            problem: format!("no workload '{name}'"),
-                        })?;
                         // Calibrated before the first timing, outside it.
                         let _ = canary_loops(w.name);
                         built.push((w.name, w.build()));
@@ -142,12 +201,6 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<()> {
                     canary_filler(n * iters as u64);
                 }
                 t.elapsed().as_nanos().to_string()
-            }
-            _ => {
-                return Err(Error::Invalid {
-                    what: "perf-worker request",
-                    problem: format!("'{line}' (expected 'list' or 'time NAME ITERS')"),
-                })
             }
         };
         writeln!(output, "{reply}")
@@ -235,10 +288,7 @@ impl Worker {
     /// Seconds per iteration of `iters` iterations of `name`.
     fn time(&mut self, name: &str, iters: usize) -> Result<f64> {
         let a = self.ask(&format!("time {name} {iters}"))?;
-        let ns: f64 = a.parse().map_err(|_| Error::Invalid {
-            what: "perf-worker",
-            problem: format!("answer '{a}' to 'time {name}' is not a number"),
-        })?;
+        let ns = parse_time_answer(&a, name)?;
         Ok(ns * 1e-9 / iters as f64)
     }
 }
@@ -468,11 +518,11 @@ pub fn run(
         let mut iters = 1usize;
         loop {
             let t = head.time(name, iters)? * iters as f64;
-            if t >= opts.sample.as_secs_f64() || iters >= 1 << 24 {
+            if t >= opts.sample.as_secs_f64() || iters >= MAX_WORKER_ITERS {
                 break;
             }
             let scale = (opts.sample.as_secs_f64() / t.max(1e-9)).clamp(2.0, 100.0);
-            iters = ((iters as f64) * scale).ceil() as usize;
+            iters = (((iters as f64) * scale).ceil() as usize).min(MAX_WORKER_ITERS);
         }
         base.time(name, iters)?; // warm the base side too
         plan.push((name.clone(), iters));

@@ -342,15 +342,20 @@ pub fn validate(v: &Value) -> std::result::Result<Record, String> {
 
 /// Reads and validates one record file.
 pub fn read(path: &Path) -> Result<Record> {
-    let bad = |problem: String| Error::Invalid {
-        what: "result record",
-        problem: format!("{}: {problem}", path.display()),
-    };
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         context: format!("reading {}", path.display()),
         source: e,
     })?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    parse(&text, path)
+}
+
+/// Parses and validates a record's text (`origin` names it in errors).
+pub fn parse(text: &str, origin: &Path) -> Result<Record> {
+    let bad = |problem: String| Error::Invalid {
+        what: "result record",
+        problem: format!("{}: {problem}", origin.display()),
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     validate(&v).map_err(bad)
 }
 

@@ -1,0 +1,3 @@
+#![no_main]
+//! Fuzz target: vanishing::fuzzing::profile (see that function for the input format and properties).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vanishing::fuzzing::profile(data));
