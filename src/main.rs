@@ -10,7 +10,7 @@ use vanishing::gemm::Gemm;
 use vanishing::isa::{self, Isa};
 use vanishing::meta::Machine;
 use vanishing::nn::batched::Engine;
-use vanishing::nn::train::{self, EpochRecord, TrainConfig};
+use vanishing::nn::train::{self, EpochRecord, Momentum, MomentumSchedule, TrainConfig};
 use vanishing::nn::{Activation, Cost, Init};
 
 mod cli;
@@ -203,6 +203,12 @@ enum InitArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ScheduleArg {
+    Constant,
+    Sutskever,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum CostArg {
     CrossEntropy,
     Quadratic,
@@ -241,6 +247,14 @@ struct TrainArgs {
     activation: ActArg,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Momentum coefficient, 0 to below 1 (0: plain SGD, the book's chapters 1-5); with
+    /// `--momentum-schedule sutskever`, the ceiling of the rising schedule.
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f32,
+    /// How the momentum coefficient changes: constant, or Sutskever et al.'s (2013) rising
+    /// schedule 1 - 1/(2(floor(t/250)+1)) held at --momentum.
+    #[arg(long, value_enum, default_value = "constant")]
+    momentum_schedule: ScheduleArg,
     /// Worker threads (default: rayon's, i.e. RAYON_NUM_THREADS or all CPUs).
     #[arg(long)]
     threads: Option<usize>,
@@ -412,6 +426,13 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
         seed: args.seed,
         monitor_test: args.monitor_test,
         monitor_cost: args.monitor_cost,
+        momentum: Momentum {
+            mu: args.momentum,
+            schedule: match args.momentum_schedule {
+                ScheduleArg::Constant => MomentumSchedule::Constant,
+                ScheduleArg::Sutskever => MomentumSchedule::Sutskever,
+            },
+        },
     };
     cfg.validate().map_err(|e| (2, e.to_string()))?;
     if args.threads == Some(0) {
@@ -437,7 +458,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
         .expect("valid template"),
     );
     println!(
-        "training {:?}, {} epochs, batch {}, eta {}, lambda {}, init {}, cost {}, hidden {}, seed {}, {} thread(s)",
+        "training {:?}, {} epochs, batch {}, eta {}, lambda {}, init {}, cost {}, hidden {}, {}seed {}, {} thread(s)",
         cfg.layers,
         cfg.epochs,
         cfg.batch,
@@ -446,6 +467,17 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
         cfg.init.name(),
         cfg.cost.name(),
         cfg.hidden.name(),
+        match cfg.momentum {
+            m if m.is_off() => String::new(),
+            Momentum {
+                mu,
+                schedule: MomentumSchedule::Constant,
+            } => format!("momentum {mu}, "),
+            Momentum {
+                mu,
+                schedule: MomentumSchedule::Sutskever,
+            } => format!("momentum rising to {mu} (Sutskever et al.), "),
+        },
         cfg.seed,
         threads
     );

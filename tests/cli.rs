@@ -92,8 +92,16 @@ fn malformed_arguments_exit_2() {
         (&["train", "--threads", "0"][..], "threads"),
         (&["train", "--init", "bogus"][..], "bogus"),
         (&["train", "--epochs", "x"][..], "invalid value"),
+        (&["train", "--momentum", "1"][..], "momentum"),
+        (&["train", "--momentum-schedule", "fast"][..], "fast"),
         (
-            &["reproduce", "--seeds", "5000", "--out", "/tmp/vanishing-never"][..],
+            &[
+                "reproduce",
+                "--seeds",
+                "5000",
+                "--out",
+                "/tmp/vanishing-never",
+            ][..],
             "accuracy seeds must be 0 to 1000",
         ),
     ] {

@@ -484,3 +484,181 @@ fn normalized_init_is_uniform_within_its_limit() {
     let other = Network::new(&sizes, Activation::Tanh, Init::Normalized, 5).unwrap();
     assert_ne!(net.weights_t, other.weights_t);
 }
+
+/// Momentum-based SGD (the book's chapter 3 form) follows the f64 oracle over several steps,
+/// with a constant coefficient and with Sutskever et al.'s schedule's values.
+#[test]
+fn momentum_step_matches_the_oracle() {
+    use vanishing::nn::batched::Velocity;
+    for isa in common::families() {
+        let e = engine(isa);
+        for (act, cost) in [
+            (Activation::Sigmoid, Cost::CrossEntropy),
+            (Activation::Softsign, Cost::Quadratic),
+        ] {
+            let sizes = [30, 12, 10];
+            let mut net = Network::new(&sizes, act, Init::Large, 21).unwrap();
+            let mut oracle = RefNet::from_network(&net);
+            let mut vel = Velocity::zeros(&net);
+            let mut ref_vel = oracle.zero_velocity();
+            let m = 10;
+            let mut ws = Workspace::new(&net, m);
+            let p = SgdParams {
+                cost,
+                eta: 0.2,
+                lambda: 5.0,
+                train_size: 1000,
+            };
+            for (step, mu) in [0.5f32, 0.75, 0.9, 0.9, 0.99].into_iter().enumerate() {
+                let (x, y) = batch(200 + step as u64, m, sizes[0], 10);
+                ws.x.copy_from_slice(&x);
+                e.sgd_step_momentum(&mut net, &mut ws, &mut vel, m, &y, &p, mu);
+                oracle.sgd_step_momentum(
+                    &mut ref_vel,
+                    &rows_f64(&x, sizes[0]),
+                    &y,
+                    cost,
+                    0.2,
+                    5.0,
+                    1000,
+                    mu as f64,
+                );
+            }
+            for l in 0..net.layers() {
+                for o in 0..sizes[l + 1] {
+                    let what = format!("{isa:?} {act:?} {cost:?} layer {l} unit {o}");
+                    close(net.biases[l][o], oracle.b[l][o], &format!("{what} b"));
+                    close(vel.b[l][o], ref_vel.b[l][o], &format!("{what} v_b"));
+                    for i in 0..sizes[l] {
+                        close(
+                            net.weight(l, o, i),
+                            oracle.w[l][o][i],
+                            &format!("{what} W[{i}]"),
+                        );
+                        let v = vel.w[l][i * sizes[l + 1] + o];
+                        close(v, ref_vel.w[l][o][i], &format!("{what} V[{i}]"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The small-batch step with momentum gives the general momentum step's bits, and both differ
+/// from plain SGD; the general step gives the same bits on 1, 2 and 3 threads.
+#[test]
+fn momentum_steps_agree_bit_for_bit() {
+    use vanishing::nn::batched::Velocity;
+    use vanishing::nn::small_batch::SmallBatchStep;
+    let bits = |n: &Network| -> Vec<u32> {
+        n.weights_t
+            .iter()
+            .chain(&n.biases)
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    for isa in common::families() {
+        let e = engine(isa);
+        for (ni, sizes) in [&[40usize, 30, 10][..], &[33, 17, 1, 15, 5]]
+            .iter()
+            .enumerate()
+        {
+            let classes = *sizes.last().unwrap();
+            let data = byte_dataset(ni as u64, 64, sizes[0], classes);
+            for batch in [3usize, 10, 16] {
+                let start = Network::new(sizes, ACTS[ni + 1], Init::Default, 3).unwrap();
+                let (mut general, mut plain) = (start.clone(), start.clone());
+                let mut small = SmallBatchStep::new(&start, &e, batch);
+                let mut ws = Workspace::new(&start, batch);
+                let mut vel = Velocity::zeros(&start);
+                let p = SgdParams {
+                    cost: COSTS[ni],
+                    eta: 0.5,
+                    lambda: 2.0,
+                    train_size: 64,
+                };
+                for s in 0..6 {
+                    let idx: Vec<usize> = (0..batch).map(|i| (s * 11 + i * 7) % 64).collect();
+                    let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+                    let mu = [0.5, 0.75, 0.9][s % 3];
+                    let m = e.gather_pixels(&mut ws, &data.pixels, sizes[0], idx.iter().copied());
+                    e.sgd_step(&mut plain, &mut ws, m, &labels, &p);
+                    e.sgd_step_momentum(&mut general, &mut ws, &mut vel, m, &labels, &p, mu);
+                    small.gather_pixels(&data.pixels, idx.iter().copied());
+                    small.step_momentum(m, &labels, &p, mu);
+                }
+                let mut out = start.clone();
+                small.store(&mut out);
+                let what = format!("{isa:?} {sizes:?} batch {batch}");
+                assert_eq!(
+                    bits(&out),
+                    bits(&general),
+                    "{what}: small-batch momentum differs"
+                );
+                assert_ne!(
+                    bits(&general),
+                    bits(&plain),
+                    "{what}: momentum changed nothing"
+                );
+            }
+        }
+    }
+    // Threads: batch 500 splits the layer-1 GEMMs between threads.
+    let sizes = [784, 30, 10];
+    let (x, y) = batch(9, 1500, 784, 10);
+    let run = |threads: usize| {
+        common::with_threads(threads, || {
+            let e = Engine::new();
+            let mut net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 5).unwrap();
+            let mut ws = Workspace::new(&net, 500);
+            let mut vel = Velocity::zeros(&net);
+            let p = SgdParams {
+                cost: Cost::CrossEntropy,
+                eta: 0.1,
+                lambda: 5.0,
+                train_size: 50_000,
+            };
+            for (xb, yb) in x.chunks(500 * 784).zip(y.chunks(500)) {
+                ws.x.copy_from_slice(xb);
+                e.sgd_step_momentum(&mut net, &mut ws, &mut vel, 500, yb, &p, 0.9);
+            }
+            bits(&net)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2), "2 threads differ from 1 with momentum");
+    assert_eq!(one, run(3), "3 threads differ from 1 with momentum");
+}
+
+/// Sutskever et al.'s schedule: 0.5 for the first 250 updates, 0.75 for the next 250, then
+/// 1 - 1/(2k), held at the ceiling; the constant schedule is its coefficient.
+#[test]
+fn momentum_schedules() {
+    use vanishing::nn::train::{Momentum, MomentumSchedule};
+    let s = Momentum {
+        mu: 0.95,
+        schedule: MomentumSchedule::Sutskever,
+    };
+    for (t, want) in [
+        (0u64, 0.5f32),
+        (249, 0.5),
+        (250, 0.75),
+        (499, 0.75),
+        (500, (1.0 - 0.5 / 3.0f64) as f32),
+        (1000, 0.9),
+        (1249, 0.9),
+        (2249, (1.0 - 0.5 / 9.0f64) as f32),
+        (2250, 0.95),
+        (1_000_000, 0.95),
+    ] {
+        assert_eq!(s.mu_at(t), want, "t = {t}");
+    }
+    let c = Momentum {
+        mu: 0.9,
+        schedule: MomentumSchedule::Constant,
+    };
+    assert_eq!(c.mu_at(0), 0.9);
+    assert_eq!(c.mu_at(123_456), 0.9);
+    assert!(Momentum::OFF.is_off() && !c.is_off());
+}

@@ -108,6 +108,31 @@ impl ActivationKernels {
         unsafe { (self.kernel.scale_bytes)(src.as_ptr(), dst.as_mut_ptr(), src.len(), scale) }
     }
 
+    /// The momentum update of one parameter buffer: `v[i] <- fma(mu, v[i], g[i])`, then
+    /// `w[i] <- fma(decay, w[i], v[i])` (see [`crate::kernels::scalar::momentum`]). Panics if
+    /// the lengths differ.
+    pub fn momentum(&self, w: &mut [f32], v: &mut [f32], g: &[f32], mu: f32, decay: f32) {
+        assert!(
+            w.len() == v.len() && v.len() == g.len(),
+            "momentum: {} weights, {} velocities, {} steps",
+            w.len(),
+            v.len(),
+            g.len()
+        );
+        // SAFETY: the family was checked against the CPU; the three slices hold w.len()
+        // floats and, being two &mut and one &, do not overlap.
+        unsafe {
+            (self.kernel.momentum)(
+                w.as_mut_ptr(),
+                v.as_mut_ptr(),
+                g.as_ptr(),
+                w.len(),
+                mu,
+                decay,
+            )
+        }
+    }
+
     /// `x[i] = f(x[i])`.
     pub fn apply_inplace(&self, f: ElementFn, x: &mut [f32]) {
         let p = x.as_mut_ptr();

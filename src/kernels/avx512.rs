@@ -243,3 +243,14 @@ pub unsafe fn scale_bytes(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
     // SAFETY: forwarded contract.
     unsafe { super::scalar::scale_bytes(src, dst, n, scale) }
 }
+
+/// The momentum update ([`super::scalar::momentum`]): the scalar family's loop compiled with
+/// AVX-512F and FMA, which the compiler vectorises with fused multiply-adds; the same bits.
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `w`, `v` writable and `g` readable for `n` floats, distinct.
+#[target_feature(enable = "avx512f,fma")]
+pub unsafe fn momentum(w: *mut f32, v: *mut f32, g: *const f32, n: usize, mu: f32, decay: f32) {
+    // SAFETY: forwarded contract.
+    unsafe { super::scalar::momentum(w, v, g, n, mu, decay) }
+}

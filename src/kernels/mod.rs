@@ -275,6 +275,11 @@ pub struct ActivationKernel {
     /// # Safety
     /// `src` readable for `n` bytes, `dst` writable for `n` floats; the CPU runs `isa`.
     pub scale_bytes: unsafe fn(*const u8, *mut f32, usize, f32),
+    /// The momentum update `v <- fma(mu, v, g)`, `w <- fma(decay, w, v)` over `n` floats.
+    ///
+    /// # Safety
+    /// `w`, `v` writable and `g` readable for `n` floats, distinct; the CPU runs `isa`.
+    pub momentum: unsafe fn(*mut f32, *mut f32, *const f32, usize, f32, f32),
 }
 
 /// Every activation family this build has, one line each.
@@ -285,6 +290,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         map: scalar::map,
         bias_act_row: scalar::bias_act_row,
         scale_bytes: scalar::scale_bytes_portable,
+        momentum: scalar::momentum_portable,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -293,6 +299,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         map: avx2::map,
         bias_act_row: avx2::bias_act_row,
         scale_bytes: avx2::scale_bytes,
+        momentum: avx2::momentum,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -301,6 +308,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         map: avx512::map,
         bias_act_row: avx512::bias_act_row,
         scale_bytes: avx512::scale_bytes,
+        momentum: avx512::momentum,
     },
     #[cfg(target_arch = "aarch64")]
     ActivationKernel {
@@ -309,6 +317,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         map: neon::map,
         bias_act_row: neon::bias_act_row,
         scale_bytes: neon::scale_bytes,
+        momentum: neon::momentum,
     },
 ];
 

@@ -272,3 +272,43 @@ pub unsafe fn scale_bytes_portable(src: *const u8, dst: *mut f32, n: usize, scal
     // SAFETY: forwarded contract.
     unsafe { scale_bytes(src, dst, n, scale) }
 }
+
+/// The momentum update of one parameter buffer, for `i < n`: `v[i] <- fma(mu, v[i], g[i])`,
+/// then `w[i] <- fma(decay, w[i], v[i])` (`g` is the step's `-(eta/m) * gradient`, `decay`
+/// the weight decay factor, 1 for biases, where `fma(1, b, v) = b + v`). Each output is one
+/// fused multiply-add of its inputs, so every family gives the same bits. `#[inline(always)]`
+/// so the SIMD families compile the same loop with their instructions.
+///
+/// # Safety
+/// `w`, `v` writable and `g` readable for `n` floats, no two overlapping.
+#[inline(always)]
+pub unsafe fn momentum(w: *mut f32, v: *mut f32, g: *const f32, n: usize, mu: f32, decay: f32) {
+    // SAFETY: the caller guarantees the extents and that the three buffers are distinct.
+    let (w, v, g) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(w, n),
+            std::slice::from_raw_parts_mut(v, n),
+            std::slice::from_raw_parts(g, n),
+        )
+    };
+    for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+        *v = fma(mu, *v, g);
+        *w = fma(decay, *w, *v);
+    }
+}
+
+/// [`momentum`] as a plain function pointer for the portable family's table line.
+///
+/// # Safety
+/// As [`momentum`].
+pub unsafe fn momentum_portable(
+    w: *mut f32,
+    v: *mut f32,
+    g: *const f32,
+    n: usize,
+    mu: f32,
+    decay: f32,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { momentum(w, v, g, n, mu, decay) }
+}

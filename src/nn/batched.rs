@@ -46,6 +46,26 @@ impl Workspace {
     }
 }
 
+/// Momentum-based SGD's state for one network: a velocity per weight (in the `W^T` layout of
+/// [`Network::weights_t`]) and per bias, zero at the start, and room for one layer's step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Velocity {
+    pub w: Vec<Vec<f32>>,
+    pub b: Vec<Vec<f32>>,
+    step: Vec<f32>,
+}
+
+impl Velocity {
+    /// Zero velocities for `net`'s shapes.
+    pub fn zeros(net: &Network) -> Velocity {
+        Velocity {
+            w: net.weights_t.iter().map(|w| vec![0.0; w.len()]).collect(),
+            b: net.biases.iter().map(|b| vec![0.0; b.len()]).collect(),
+            step: vec![0.0; net.weights_t.iter().map(Vec::len).max().unwrap_or(0)],
+        }
+    }
+}
+
 /// Rows `r0..r0+m` of a workspace: the input and every layer's buffers, as disjoint slices, so
 /// blocks of rows can be processed on different threads.
 struct Rows<'a> {
@@ -452,6 +472,26 @@ impl Engine {
         .expect(SHAPES_AGREE);
     }
 
+    /// One step of momentum-based SGD (the book's chapter 3 form) on the first `m` rows:
+    /// for every weight and bias, `v <- fma(mu, v, g)` with `g = -(eta/m) * gradient` (the
+    /// weights' `g` is one GEMM, `alpha * sum`, exactly as the plain step's), then
+    /// `w <- fma(decay, w, v)` for weights and `b <- b + v` for biases. Errors use the old
+    /// weights, as in [`Engine::sgd_step`]; `mu = 0` gives plain SGD up to the sign of zeros,
+    /// so the trainer runs `sgd_step` then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_step_momentum(
+        &self,
+        net: &mut Network,
+        ws: &mut Workspace,
+        vel: &mut Velocity,
+        m: usize,
+        labels: &[u8],
+        p: &SgdParams,
+        mu: f32,
+    ) {
+        self.sgd_step_with(net, ws, m, labels, p, Some((vel, mu)));
+    }
+
     /// One step of the book's SGD on the first `m` rows of `ws.x` with `labels`:
     /// `W <- (1 - eta*lambda/n) W - (eta/m) sum dC/dW`, `b <- b - (eta/m) sum dC/db`, with the
     /// settings in `p` (`n` is `p.train_size`).
@@ -466,6 +506,19 @@ impl Engine {
         m: usize,
         labels: &[u8],
         p: &SgdParams,
+    ) {
+        self.sgd_step_with(net, ws, m, labels, p, None);
+    }
+
+    /// [`Engine::sgd_step`], or with a velocity and coefficient [`Engine::sgd_step_momentum`].
+    fn sgd_step_with(
+        &self,
+        net: &mut Network,
+        ws: &mut Workspace,
+        m: usize,
+        labels: &[u8],
+        p: &SgdParams,
+        mut momentum: Option<(&mut Velocity, f32)>,
     ) {
         let SgdParams {
             cost,
@@ -489,21 +542,38 @@ impl Engine {
             if fused && l > 0 {
                 self.propagate_delta(net, ws, m, l);
             }
-            let n_out = net.sizes[l + 1];
-            Self::input_t_delta(
-                &self.gemm,
-                &net.sizes,
-                ws,
-                m,
-                l,
-                -step,
-                decay,
-                &mut net.weights_t[l],
-            );
+            let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
             let mut sum = std::mem::take(&mut ws.scratch);
-            column_sums(&ws.delta[l], m, n_out, 1.0, &mut sum[..n_out]);
-            for (bv, &g) in net.biases[l].iter_mut().zip(&sum) {
-                *bv -= step * g;
+            match momentum.as_mut() {
+                None => {
+                    Self::input_t_delta(
+                        &self.gemm,
+                        &net.sizes,
+                        ws,
+                        m,
+                        l,
+                        -step,
+                        decay,
+                        &mut net.weights_t[l],
+                    );
+                    column_sums(&ws.delta[l], m, n_out, 1.0, &mut sum[..n_out]);
+                    for (bv, &g) in net.biases[l].iter_mut().zip(&sum) {
+                        *bv -= step * g;
+                    }
+                }
+                Some((vel, mu)) => {
+                    let g = &mut vel.step[..n_in * n_out];
+                    Self::input_t_delta(&self.gemm, &net.sizes, ws, m, l, -step, 0.0, g);
+                    self.act
+                        .momentum(&mut net.weights_t[l], &mut vel.w[l], g, *mu, decay);
+                    column_sums(&ws.delta[l], m, n_out, 1.0, &mut sum[..n_out]);
+                    let gb = &mut vel.step[..n_out];
+                    for (d, &s) in gb.iter_mut().zip(&sum) {
+                        *d = -(step * s);
+                    }
+                    self.act
+                        .momentum(&mut net.biases[l], &mut vel.b[l], gb, *mu, 1.0);
+                }
             }
             ws.scratch = sum;
         }

@@ -187,6 +187,48 @@ impl RefNet {
         sum
     }
 
+    /// Zero velocities (in [`RefGrad`]'s layout) for momentum-based SGD.
+    pub fn zero_velocity(&self) -> RefGrad {
+        RefGrad {
+            w: self
+                .w
+                .iter()
+                .map(|l| l.iter().map(|o| vec![0.0; o.len()]).collect())
+                .collect(),
+            b: self.b.iter().map(|l| vec![0.0; l.len()]).collect(),
+        }
+    }
+
+    /// Momentum-based SGD, the book's chapter 3 form with weight decay as in
+    /// [`RefNet::sgd_step`]: `v <- mu*v - eta*g`, `w <- decay*w + v`, `b <- b + v_b`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_step_momentum(
+        &mut self,
+        vel: &mut RefGrad,
+        xs: &[Vec<f64>],
+        labels: &[u8],
+        cost: Cost,
+        eta: f64,
+        lambda: f64,
+        n: usize,
+        mu: f64,
+    ) {
+        let g = self.mean_gradient(xs, labels, cost);
+        let decay = 1.0 - eta * lambda / n as f64;
+        for l in 0..self.w.len() {
+            for ((wo, vo), go) in self.w[l].iter_mut().zip(&mut vel.w[l]).zip(&g.w[l]) {
+                for ((w, v), gv) in wo.iter_mut().zip(vo.iter_mut()).zip(go) {
+                    *v = mu * *v - eta * gv;
+                    *w = decay * *w + *v;
+                }
+            }
+            for ((b, v), gv) in self.b[l].iter_mut().zip(&mut vel.b[l]).zip(&g.b[l]) {
+                *v = mu * *v - eta * gv;
+                *b += *v;
+            }
+        }
+    }
+
     /// The book's `update_mini_batch`.
     pub fn sgd_step(
         &mut self,

@@ -86,6 +86,16 @@ pub struct SmallBatchStep {
     gemm: Gemm,
     engine_act: crate::activation::ActivationKernels,
     hidden: super::Activation,
+    /// Momentum-based SGD's velocities (padded like the parameters) and one layer's step,
+    /// made zero on the first momentum step.
+    momentum: Option<MomentumState>,
+}
+
+/// Velocities of every layer in the padded layout, and a buffer for one layer's `W^T` step.
+struct MomentumState {
+    w: Vec<Aligned>,
+    b: Vec<Aligned>,
+    step: Aligned,
 }
 
 /// Layer `l`'s input rows (the batch for layer 0, else the layer below's activations) as an
@@ -138,6 +148,7 @@ impl SmallBatchStep {
             gemm: engine.gemm.threads(1),
             engine_act: engine.act,
             hidden: net.hidden,
+            momentum: None,
         };
         step.load(net);
         step
@@ -222,6 +233,84 @@ impl SmallBatchStep {
             }
             self.update(m, l, -step, decay);
         }
+    }
+
+    /// One step of momentum-based SGD with coefficient `mu`: the same update as
+    /// [`Engine::sgd_step_momentum`] with the same settings, bit for bit. The velocities are
+    /// kept in this step (zero before its first momentum step).
+    pub fn step_momentum(&mut self, m: usize, labels: &[u8], p: &SgdParams, mu: f32) {
+        assert!(
+            m >= 1 && m <= self.capacity && labels.len() >= m,
+            "a batch of 1..={} rows with a label each",
+            self.capacity
+        );
+        if self.momentum.is_none() {
+            let widest = self.layers.iter().map(|l| l.n_in * l.stride).max();
+            self.momentum = Some(MomentumState {
+                w: self
+                    .layers
+                    .iter()
+                    .map(|l| Aligned::zeroed(l.n_in * l.stride))
+                    .collect(),
+                b: self
+                    .layers
+                    .iter()
+                    .map(|l| Aligned::zeroed(l.stride))
+                    .collect(),
+                step: Aligned::zeroed(widest.unwrap_or(0)),
+            });
+        }
+        self.forward(m);
+        self.output_delta(m, labels, p.cost);
+        let decay = 1.0 - p.eta * p.lambda / p.train_size as f32;
+        let step = p.eta / m as f32;
+        for l in (0..self.layers.len()).rev() {
+            if l > 0 {
+                self.propagate(m, l);
+            }
+            self.update_momentum(m, l, step, decay, mu);
+        }
+    }
+
+    /// Layer `l`'s momentum update: the weights' step `-(eta/m) A^T delta` (one GEMM over the
+    /// padded rows, beta = 0) into the state's buffer, then the momentum kernel over weights and
+    /// biases (see [`SmallBatchStep::step_momentum`]).
+    fn update_momentum(&mut self, m: usize, l: usize, step: f32, decay: f32, mu: f32) {
+        let state = self.momentum.as_mut().expect("made by step_momentum");
+        let (below, rest) = self.layers.split_at_mut(l);
+        let layer = &mut rest[0];
+        let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
+        let input = layer_input(&self.x, below, m, n_in);
+        let g = &mut state.step.get_mut()[..n_in * stride];
+        self.gemm
+            .gemm(
+                -step,
+                input.t(),
+                MatRef::new(layer.delta.get(), m, stride, stride, 1).expect(SHAPES_AGREE),
+                0.0,
+                MatMut::new(g, n_in, stride, stride, 1).expect(SHAPES_AGREE),
+            )
+            .expect(SHAPES_AGREE);
+        self.engine_act
+            .momentum(layer.wt.get_mut(), state.w[l].get_mut(), g, mu, decay);
+        let sums = &mut self.sums[..n_out];
+        sums.fill(0.0);
+        for row in layer.delta.get().chunks_exact(stride).take(m) {
+            for (s, &v) in sums.iter_mut().zip(&row[..n_out]) {
+                *s += v;
+            }
+        }
+        let gb = &mut state.step.get_mut()[..n_out];
+        for (d, &s) in gb.iter_mut().zip(sums.iter()) {
+            *d = -(step * s);
+        }
+        self.engine_act.momentum(
+            &mut layer.bias.get_mut()[..n_out],
+            &mut state.b[l].get_mut()[..n_out],
+            gb,
+            mu,
+            1.0,
+        );
     }
 
     /// Forward pass: every layer's activations and derivatives for the first `m` rows.

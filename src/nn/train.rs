@@ -1,6 +1,6 @@
 //! The training loop: the book's `SGD` with per-epoch evaluation, on the batched engine.
 
-use super::batched::{Engine, SgdParams, Workspace};
+use super::batched::{Engine, SgdParams, Velocity, Workspace};
 use super::rng::Shuffler;
 use super::small_batch::SmallBatchStep;
 use super::{Activation, Cost, Init, Network};
@@ -24,6 +24,56 @@ pub struct TrainConfig {
     pub monitor_test: bool,
     /// Also compute the regularised training cost after every epoch.
     pub monitor_cost: bool,
+    /// Momentum-based SGD (off by default: the book's chapters 1-5 use plain SGD). Not
+    /// written when off, so configurations from before it existed serialise as they did.
+    #[serde(default, skip_serializing_if = "Momentum::is_off")]
+    pub momentum: Momentum,
+}
+
+/// Momentum-based SGD's coefficient and how it changes over a run (the book's chapter 3 form:
+/// `v <- mu*v - (eta/m) * gradient`, `w <- decay*w + v`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Momentum {
+    /// The coefficient (`Constant`), or its ceiling (`Sutskever`); 0 is plain SGD.
+    pub mu: f32,
+    pub schedule: MomentumSchedule,
+}
+
+/// How the momentum coefficient changes with the update count `t` (0, 1, 2, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MomentumSchedule {
+    /// `mu` at every step.
+    #[default]
+    Constant,
+    /// Sutskever, Martens, Dahl and Hinton (2013), their equation 5: `min(1 - 2^(-1 -
+    /// log2(floor(t/250) + 1)), mu)`, which is `min(1 - 1/(2(floor(t/250) + 1)), mu)`: 0.5 for
+    /// the first 250 updates, 0.75 for the next 250, then rising towards 1, held at `mu`.
+    Sutskever,
+}
+
+impl Momentum {
+    /// Plain SGD.
+    pub const OFF: Momentum = Momentum {
+        mu: 0.0,
+        schedule: MomentumSchedule::Constant,
+    };
+
+    /// Whether this is plain SGD (no velocity is kept).
+    pub fn is_off(&self) -> bool {
+        self.mu == 0.0
+    }
+
+    /// The coefficient for update `t` (computed in f64 and rounded once, so every machine
+    /// gets the same value).
+    pub fn mu_at(&self, t: u64) -> f32 {
+        match self.schedule {
+            MomentumSchedule::Constant => self.mu,
+            MomentumSchedule::Sutskever => {
+                let k = (t / 250 + 1) as f64;
+                ((1.0 - 0.5 / k) as f32).min(self.mu)
+            }
+        }
+    }
 }
 
 impl TrainConfig {
@@ -41,6 +91,7 @@ impl TrainConfig {
             seed: 1,
             monitor_test: false,
             monitor_cost: false,
+            momentum: Momentum::OFF,
         }
     }
 
@@ -102,6 +153,13 @@ impl TrainConfig {
             return bad(
                 "lambda",
                 format!("must be a non-negative number, got {}", self.lambda),
+            );
+        }
+        let mu = self.momentum.mu;
+        if !(mu.is_finite() && (0.0..1.0).contains(&mu)) {
+            return bad(
+                "momentum",
+                format!("must be at least 0 and below 1, got {mu}"),
             );
         }
         Ok(())
@@ -225,6 +283,8 @@ pub fn train(
     let mut small = (capacity <= SmallBatchStep::MAX_BATCH)
         .then(|| SmallBatchStep::new(&net, engine, capacity));
     let mut ws = Workspace::new(&net, if small.is_some() { 1 } else { capacity });
+    let mut velocity = (!cfg.momentum.is_off() && small.is_none()).then(|| Velocity::zeros(&net));
+    let mut updates = 0u64;
     let mut eval_ws = Workspace::new(&net, EVAL_BATCH);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut shuffler = Shuffler::new(cfg.seed);
@@ -253,10 +313,23 @@ pub fn train(
             for (dst, &i) in labels.iter_mut().zip(chunk.iter()) {
                 *dst = train.labels[i as usize];
             }
-            match &mut small {
-                Some(step) => step.step(m, &labels[..m], &params),
-                None => engine.sgd_step(&mut net, &mut ws, m, &labels[..m], &params),
+            let labels = &labels[..m];
+            if cfg.momentum.is_off() {
+                match &mut small {
+                    Some(step) => step.step(m, labels, &params),
+                    None => engine.sgd_step(&mut net, &mut ws, m, labels, &params),
+                }
+            } else {
+                let mu = cfg.momentum.mu_at(updates);
+                match (&mut small, &mut velocity) {
+                    (Some(step), _) => step.step_momentum(m, labels, &params, mu),
+                    (None, Some(v)) => {
+                        engine.sgd_step_momentum(&mut net, &mut ws, v, m, labels, &params, mu)
+                    }
+                    (None, None) => unreachable!("a velocity is made for the general step"),
+                }
             }
+            updates += 1;
             on_batch();
         }
         if let Some(step) = &small {
