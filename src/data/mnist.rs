@@ -73,6 +73,11 @@ fn data_err(path: &Path, problem: impl Into<String>) -> Error {
     }
 }
 
+/// How far past a valid file's length a gzip stream is decoded (and discarded) to find out
+/// whether it is damaged: a bound on the time a gzip bomb can cost, as the valid length bounds
+/// its memory.
+const GZIP_CHECK_LIMIT: u64 = 256 << 20;
+
 /// What one IDX file must be: its magic number (2051 images, 2049 labels) and item count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdxExpect {
@@ -101,9 +106,10 @@ impl IdxExpect {
 }
 
 /// Decodes one IDX file's bytes (`gzipped` or raw) as read from `source` (named in errors) and
-/// validates them against `expect` (see [`check_dir`] for the checks). Decompression stops one
-/// byte past the valid length, so a gzip bomb costs at most that much memory and is reported as
-/// trailing bytes.
+/// validates them against `expect` (see [`check_dir`] for the checks). Decompression keeps at
+/// most one byte past the valid length, so a gzip bomb costs at most that much memory; a longer
+/// stream is decoded on (up to 256 MiB more, discarded) so that damage shows as a corrupt
+/// stream, else it is reported as trailing bytes.
 pub fn decode_idx(
     source: &Path,
     bytes: &[u8],
@@ -111,12 +117,24 @@ pub fn decode_idx(
     expect: IdxExpect,
 ) -> Result<Vec<u8>> {
     let out = if gzipped {
+        let corrupt = |e: std::io::Error| data_err(source, format!("corrupt gzip data: {e}"));
         let limit = expect.file_len().saturating_add(1);
         let mut out = Vec::with_capacity(limit.min(1 << 26));
-        flate2::read::GzDecoder::new(bytes)
+        let mut decoder = flate2::read::GzDecoder::new(bytes);
+        (&mut decoder)
             .take(limit as u64)
             .read_to_end(&mut out)
-            .map_err(|e| data_err(source, format!("corrupt gzip data: {e}")))?;
+            .map_err(corrupt)?;
+        if out.len() == limit {
+            // Longer than a valid file: decode on without keeping the bytes (up to a bound),
+            // so that a damaged stream is reported as corrupt, as its checksum at the end
+            // says, rather than as too long.
+            std::io::copy(
+                &mut (&mut decoder).take(GZIP_CHECK_LIMIT),
+                &mut std::io::sink(),
+            )
+            .map_err(corrupt)?;
+        }
         out
     } else {
         bytes.to_vec()
