@@ -73,6 +73,19 @@ struct Layer {
     delta: Aligned,
 }
 
+impl Layer {
+    /// The column sums of the first `m` rows of the error, in row order from +0 (the bias
+    /// gradient, as the general step's `column_sums`), into `sums` (`n_out` of them).
+    fn delta_sums(&self, m: usize, sums: &mut [f32]) {
+        sums.fill(0.0);
+        for row in self.delta.get().chunks_exact(self.stride).take(m) {
+            for (s, &v) in sums.iter_mut().zip(&row[..self.n_out]) {
+                *s += v;
+            }
+        }
+    }
+}
+
 /// The small-batch SGD step with its own padded, aligned copy of a network (see the module
 /// documentation). Build it from a network, run [`SmallBatchStep::step`] for each mini-batch,
 /// and copy the parameters back with [`SmallBatchStep::store`] whenever the network is needed.
@@ -218,48 +231,38 @@ impl SmallBatchStep {
     /// One step of the book's SGD on the first `m` gathered rows with `labels`: the same update
     /// as [`Engine::sgd_step`] with the same settings, bit for bit.
     pub fn step(&mut self, m: usize, labels: &[u8], p: &SgdParams) {
-        assert!(
-            m >= 1 && m <= self.capacity && labels.len() >= m,
-            "a batch of 1..={} rows with a label each",
-            self.capacity
-        );
-        self.forward(m);
-        self.output_delta(m, labels, p.cost);
-        let decay = 1.0 - p.eta * p.lambda / p.train_size as f32;
-        let step = p.eta / m as f32;
-        for l in (0..self.layers.len()).rev() {
-            if l > 0 {
-                self.propagate(m, l);
-            }
-            self.update(m, l, -step, decay);
-        }
+        self.step_with(m, labels, p, None);
     }
 
     /// One step of momentum-based SGD with coefficient `mu`: the same update as
     /// [`Engine::sgd_step_momentum`] with the same settings, bit for bit. The velocities are
     /// kept in this step (zero before its first momentum step).
     pub fn step_momentum(&mut self, m: usize, labels: &[u8], p: &SgdParams, mu: f32) {
+        if self.momentum.is_none() {
+            let widest = self.layers.iter().map(|l| l.n_in * l.stride).max();
+            let zeroed = |len: fn(&Layer) -> usize| -> Vec<Aligned> {
+                self.layers
+                    .iter()
+                    .map(|l| Aligned::zeroed(len(l)))
+                    .collect()
+            };
+            self.momentum = Some(MomentumState {
+                w: zeroed(|l| l.n_in * l.stride),
+                b: zeroed(|l| l.stride),
+                step: Aligned::zeroed(widest.unwrap_or(0)),
+            });
+        }
+        self.step_with(m, labels, p, Some(mu));
+    }
+
+    /// [`SmallBatchStep::step`], or with a momentum coefficient
+    /// [`SmallBatchStep::step_momentum`] (whose state must exist).
+    fn step_with(&mut self, m: usize, labels: &[u8], p: &SgdParams, mu: Option<f32>) {
         assert!(
             m >= 1 && m <= self.capacity && labels.len() >= m,
             "a batch of 1..={} rows with a label each",
             self.capacity
         );
-        if self.momentum.is_none() {
-            let widest = self.layers.iter().map(|l| l.n_in * l.stride).max();
-            self.momentum = Some(MomentumState {
-                w: self
-                    .layers
-                    .iter()
-                    .map(|l| Aligned::zeroed(l.n_in * l.stride))
-                    .collect(),
-                b: self
-                    .layers
-                    .iter()
-                    .map(|l| Aligned::zeroed(l.stride))
-                    .collect(),
-                step: Aligned::zeroed(widest.unwrap_or(0)),
-            });
-        }
         self.forward(m);
         self.output_delta(m, labels, p.cost);
         let decay = 1.0 - p.eta * p.lambda / p.train_size as f32;
@@ -268,7 +271,10 @@ impl SmallBatchStep {
             if l > 0 {
                 self.propagate(m, l);
             }
-            self.update_momentum(m, l, step, decay, mu);
+            match mu {
+                None => self.update(m, l, -step, decay),
+                Some(mu) => self.update_momentum(m, l, step, decay, mu),
+            }
         }
     }
 
@@ -294,12 +300,7 @@ impl SmallBatchStep {
         self.engine_act
             .momentum(layer.wt.get_mut(), state.w[l].get_mut(), g, mu, decay);
         let sums = &mut self.sums[..n_out];
-        sums.fill(0.0);
-        for row in layer.delta.get().chunks_exact(stride).take(m) {
-            for (s, &v) in sums.iter_mut().zip(&row[..n_out]) {
-                *s += v;
-            }
-        }
+        layer.delta_sums(m, sums);
         let gb = &mut state.step.get_mut()[..n_out];
         for (d, &s) in gb.iter_mut().zip(sums.iter()) {
             *d = -(step * s);
@@ -439,14 +440,9 @@ impl SmallBatchStep {
     /// exactly as the general step's `column_sums` and update.
     pub fn update_bias(&mut self, m: usize, l: usize, alpha: f32) {
         let layer = &mut self.layers[l];
-        let (n_out, stride) = (layer.n_out, layer.stride);
+        let n_out = layer.n_out;
         let sums = &mut self.sums[..n_out];
-        sums.fill(0.0);
-        for row in layer.delta.get().chunks_exact(stride).take(m) {
-            for (s, &v) in sums.iter_mut().zip(&row[..n_out]) {
-                *s += v;
-            }
-        }
+        layer.delta_sums(m, sums);
         let step = -alpha;
         for (b, &g) in layer.bias.get_mut()[..n_out].iter_mut().zip(sums.iter()) {
             *b -= step * g;
