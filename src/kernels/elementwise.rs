@@ -307,6 +307,32 @@ pub(crate) unsafe fn bias_act_row<S: Simd>(
     deriv: *mut f32,
     n: usize,
 ) {
+    // One loop per activation, each inlined with its activation a constant, so no match runs
+    // per vector (with the loop shared, LLVM kept the match inside it once softsign made four
+    // arms: +10 % instructions on the AVX2 bias-act workload).
+    // SAFETY: forwarded contract.
+    unsafe {
+        match act {
+            Activation::Sigmoid => bias_act_loop::<S>(Activation::Sigmoid, z, bias, deriv, n),
+            Activation::Tanh => bias_act_loop::<S>(Activation::Tanh, z, bias, deriv, n),
+            Activation::Relu => bias_act_loop::<S>(Activation::Relu, z, bias, deriv, n),
+            Activation::Softsign => bias_act_loop::<S>(Activation::Softsign, z, bias, deriv, n),
+        }
+    }
+}
+
+/// [`bias_act_row`]'s loop for one activation.
+///
+/// # Safety
+/// As [`bias_act_row`].
+#[inline(always)]
+unsafe fn bias_act_loop<S: Simd>(
+    act: Activation,
+    z: *mut f32,
+    bias: *const f32,
+    deriv: *mut f32,
+    n: usize,
+) {
     let lanes = S::LANES;
     let mut i = 0;
     // SAFETY: every access is at an index < n, or lane-limited below n.
