@@ -794,12 +794,12 @@ fn run_perf_gate(args: PerfGateArgs) -> Result<(), (u8, String)> {
         .map_err(|e| (1, e.to_string()))?;
     let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
     println!(
-        "{:<w$} | {:<28} | {:<32} | verdict",
+        "{:<w$} | {:<29} | {:<32} | verdict",
         "check", "measured ratio (ours/ref)", "threshold"
     );
     for r in &rows {
         println!(
-            "{:<w$} | {:<28} | {:<32} | {}",
+            "{:<w$} | {:<29} | {:<32} | {}",
             r.check, r.measured, r.threshold, r.verdict
         );
     }
