@@ -3,6 +3,7 @@
 
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
+use crate::kernels::prefetch_c_block;
 use crate::kernels::rank_k::{RankK, MAX_RANK_K};
 use crate::kernels::{GemmKernel, RankKKernel, Tile};
 use rayon::prelude::*;
@@ -438,10 +439,25 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 };
                 // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
                 // inside the caller's extents; packed buffers hold whole zero-padded panels.
+                // Each tile first asks for the C lines of the tile after it
+                // (`prefetch_c_block`): those rows are a row stride apart, each its own miss,
+                // and a tile's sums cannot start before they arrive. Only for blocks of whole
+                // packed panels, where every tile runs a long k loop to hide the fetches behind.
+                let prefetch_next = |ir: usize, jr: usize| {
+                    if ir < mb && jr < nb && p.csc == 1 {
+                        let c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize);
+                        prefetch_c_block(c, mr.min(mb - ir), p.rsc, nr.min(nb - jr));
+                    }
+                };
                 if pack_all_a {
                     // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
                     for jr in (0..nb).step_by(nr) {
                         for ir in (0..mb).step_by(mr) {
+                            if ir + mr < mb {
+                                prefetch_next(ir + mr, jr);
+                            } else {
+                                prefetch_next(0, jr + nr);
+                            }
                             place(&mut t, ir, jr);
                             unsafe { plan.kernel.run(&t) };
                         }
