@@ -80,31 +80,17 @@ impl Case {
     /// case stores it so).
     #[cfg(feature = "openblas")]
     fn openblas(&mut self) {
-        use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
-        let (ta, lda) = if self.csa == 1 {
-            (CBLAS_TRANSPOSE::CblasNoTrans, self.k)
-        } else {
-            (CBLAS_TRANSPOSE::CblasTrans, self.m)
-        };
-        // SAFETY: as above; the dimensions and leading dimensions describe the same extents.
-        unsafe {
-            cblas_sgemm(
-                CBLAS_LAYOUT::CblasRowMajor,
-                ta,
-                CBLAS_TRANSPOSE::CblasNoTrans,
-                self.m as i32,
-                self.n as i32,
-                self.k as i32,
-                1.0,
-                self.a.as_ptr(),
-                lda as i32,
-                self.b.as_ptr(),
-                self.n as i32,
-                0.0,
-                self.c.as_mut_ptr(),
-                self.n as i32,
-            )
-        }
+        vanishing::kernels::openblas::sgemm(vanishing::kernels::openblas::RowMajorSgemm {
+            m: self.m,
+            k: self.k,
+            n: self.n,
+            alpha: 1.0,
+            a: &self.a,
+            a_transposed: self.csa != 1,
+            b: &self.b,
+            beta: 0.0,
+            c: &mut self.c,
+        })
     }
     fn matrixmultiply(&mut self) {
         // SAFETY: as above.
@@ -129,59 +115,8 @@ impl Case {
     }
 }
 
-/// The system OpenBLAS's own controls (not part of CBLAS).
 #[cfg(feature = "openblas")]
-mod openblas {
-    use std::ffi::{c_char, c_int, CStr};
-    extern "C" {
-        fn openblas_set_num_threads(n: c_int);
-        fn openblas_get_config() -> *const c_char;
-        fn openblas_get_corename() -> *const c_char;
-    }
-    /// One thread, so OpenBLAS is compared with our single-thread figures.
-    pub fn single_thread() {
-        // SAFETY: a plain setter of the library's thread count.
-        unsafe { openblas_set_num_threads(1) }
-    }
-    /// Version, build options and the kernel family OpenBLAS picked on this CPU, with a warning
-    /// when a DYNAMIC_ARCH build did not recognise a vector CPU and fell back to SSE kernels
-    /// (Debian's 0.3.21 does this on Emerald Rapids: 19 % of peak instead of 90 %).
-    pub fn describe() -> String {
-        // SAFETY: both return pointers to static NUL-terminated strings of the library.
-        let (config, core) = unsafe {
-            (
-                CStr::from_ptr(openblas_get_config())
-                    .to_string_lossy()
-                    .trim()
-                    .to_string(),
-                CStr::from_ptr(openblas_get_corename())
-                    .to_string_lossy()
-                    .to_string(),
-            )
-        };
-        let old_core = [
-            "prescott",
-            "core2",
-            "nehalem",
-            "katmai",
-            "coppermine",
-            "northwood",
-        ]
-        .contains(&core.to_ascii_lowercase().as_str());
-        let vector_cpu = vanishing::isa::Isa::best() != vanishing::isa::Isa::Scalar;
-        let forced = std::env::var("OPENBLAS_CORETYPE").ok();
-        let mut s = format!("{config} (kernels for {core}");
-        if let Some(f) = forced {
-            s += &format!(", forced with OPENBLAS_CORETYPE={f}");
-        }
-        s += ")";
-        if old_core && vector_cpu {
-            s += " -- WARNING: this OpenBLAS did not recognise the CPU and fell back to SSE \
-                  kernels; rerun with OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2)";
-        }
-        s
-    }
-}
+use vanishing::kernels::openblas;
 
 fn bench_gemm(c: &mut Criterion) {
     let threads = rayon::current_num_threads();

@@ -99,18 +99,28 @@ fn calibrate(f: &mut dyn FnMut(), target: Duration) -> usize {
 
 /// Seconds per iteration of ours and the peer in `rounds` alternating rounds.
 fn paired(ours: &mut dyn FnMut(), peer: &mut dyn FnMut(), e: &Effort) -> (Vec<f64>, Vec<f64>) {
-    let (ni, np) = (calibrate(ours, e.side), calibrate(peer, e.side));
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut t = interleaved(&mut [ours, peer], e);
+    let b = t.pop().expect("two sides");
+    let a = t.pop().expect("two sides");
+    (a, b)
+}
+
+/// Seconds per iteration of each side in `rounds` rounds; every round runs every side once,
+/// in order on even rounds and in reverse on odd ones, so no side always runs first.
+fn interleaved(sides: &mut [&mut dyn FnMut()], e: &Effort) -> Vec<Vec<f64>> {
+    let iters: Vec<usize> = sides.iter_mut().map(|f| calibrate(*f, e.side)).collect();
+    let mut out = vec![Vec::with_capacity(e.rounds); sides.len()];
     for r in 0..e.rounds {
-        if r % 2 == 0 {
-            a.push(time(ours, ni));
-            b.push(time(peer, np));
+        let order: Vec<usize> = if r % 2 == 0 {
+            (0..sides.len()).collect()
         } else {
-            b.push(time(peer, np));
-            a.push(time(ours, ni));
+            (0..sides.len()).rev().collect()
+        };
+        for i in order {
+            out[i].push(time(sides[i], iters[i]));
         }
     }
-    (a, b)
+    out
 }
 
 /// A speed figure from per-round seconds of ours (and of each peer), with `work` units per
@@ -219,6 +229,14 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<Record
     ));
 
     let gemm = Gemm::new();
+    #[cfg(feature = "openblas")]
+    {
+        crate::kernels::openblas::single_thread();
+        notes.push(format!(
+            "OpenBLAS peer (single thread): {}",
+            crate::kernels::openblas::describe()
+        ));
+    }
     for &(name, m, k, n, at, in_quick) in &GEMM_SHAPES {
         if opts.quick && !in_quick {
             continue;
@@ -226,19 +244,28 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<Record
         progress(name);
         let mut ours_case = GemmCase::new(m, k, n, at);
         let mut peer_case = GemmCase::new(m, k, n, at);
-        let (a, b) = paired(
-            &mut || ours_case.ours(&gemm),
-            &mut || peer_case.reference(),
-            &e,
-        );
+        #[cfg(feature = "openblas")]
+        let mut blas_case = GemmCase::new(m, k, n, at);
+        let mut ours = || ours_case.ours(&gemm);
+        let mut mm = || peer_case.reference();
+        #[cfg(feature = "openblas")]
+        let mut blas = || blas_case.openblas();
+        let mut sides: Vec<&mut dyn FnMut()> = vec![&mut ours, &mut mm];
+        #[cfg(feature = "openblas")]
+        sides.push(&mut blas);
+        let secs = interleaved(&mut sides, &e);
+        let mut peers: Vec<(&str, &[f64])> = vec![("matrixmultiply", &secs[1])];
+        if let Some(s) = secs.get(2) {
+            peers.push(("OpenBLAS", s));
+        }
         let flops = 2.0 * (m * k * n) as f64;
         figures.push(speed(
             name,
             "GFLOP/s",
             1e9,
             flops,
-            &a,
-            &[("matrixmultiply", &b)],
+            &secs[0],
+            &peers,
             peak_in_use,
         ));
     }

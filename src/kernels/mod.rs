@@ -49,6 +49,8 @@ pub mod microkernel;
 pub mod neon;
 #[cfg(target_arch = "aarch64")]
 pub mod neon_gemm;
+#[cfg(feature = "openblas")]
+pub mod openblas;
 pub mod pack;
 pub mod rank_k;
 pub mod scalar;

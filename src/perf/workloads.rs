@@ -58,6 +58,24 @@ impl GemmCase {
         black_box(&self.c);
     }
 
+    /// The same product with the system OpenBLAS (single thread once
+    /// [`crate::kernels::openblas::single_thread`] was called).
+    #[cfg(feature = "openblas")]
+    pub fn openblas(&mut self) {
+        crate::kernels::openblas::sgemm(crate::kernels::openblas::RowMajorSgemm {
+            m: self.m,
+            k: self.k,
+            n: self.n,
+            alpha: 1.0,
+            a: &self.a,
+            a_transposed: self.at,
+            b: &self.b,
+            beta: 0.0,
+            c: &mut self.c,
+        });
+        black_box(&self.c);
+    }
+
     /// The same product with matrixmultiply.
     pub fn reference(&mut self) {
         let (m, k, n) = (self.m, self.k, self.n);
