@@ -289,11 +289,38 @@ pub fn machine_slug() -> String {
     words.join("-")
 }
 
-/// Logical CPUs visible to this process.
+/// Logical CPUs visible to this process (fewer than the machine has when it runs pinned, as
+/// `vanishing bench` does).
 pub fn logical_cpus() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// Logical CPUs the machine has online, whatever this process is pinned to: what result
+/// records and baselines name the machine by. From Linux's `/sys/devices/system/cpu/online`;
+/// elsewhere (or if unreadable) the CPUs visible to this process.
+pub fn online_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| count_cpu_list(&t))
+        .unwrap_or_else(logical_cpus)
+}
+
+/// The number of CPUs in a Linux CPU list such as `0-3,8,10-11`; `None` if it is malformed.
+pub fn count_cpu_list(text: &str) -> Option<usize> {
+    let mut n = 0usize;
+    for part in text.trim().split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?),
+            None => {
+                let v = part.trim().parse::<usize>().ok()?;
+                (v, v)
+            }
+        };
+        n = n.checked_add(hi.checked_sub(lo)? + 1)?;
+    }
+    (n > 0).then_some(n)
 }
 
 /// Measures one core's f32 FMA peak in GFLOP/s with the vectors of `isa` (median of 5 short
@@ -363,6 +390,16 @@ pub fn measure_memory_bandwidth_gbs() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_linux_cpu_lists() {
+        assert_eq!(super::count_cpu_list("0-1\n"), Some(2));
+        assert_eq!(super::count_cpu_list("0"), Some(1));
+        assert_eq!(super::count_cpu_list("0-3,8,10-11"), Some(7));
+        for bad in ["", "x", "3-1", "0-", "1,,2"] {
+            assert_eq!(super::count_cpu_list(bad), None, "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

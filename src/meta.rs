@@ -27,7 +27,7 @@ impl Machine {
         let act = ActivationKernels::new();
         Machine {
             cpu: crate::cpu::cpu_name(),
-            logical_cpus: crate::cpu::logical_cpus(),
+            logical_cpus: crate::cpu::online_cpus(),
             isa: crate::isa::Isa::selected().name().into(),
             gemm_kernel: gemm.kernel_name().into(),
             gemm_blocking: {
@@ -130,7 +130,7 @@ impl MachineInfo {
         MachineInfo {
             cpu: cpu::cpu_name(),
             slug: cpu::machine_slug(),
-            logical_cpus: cpu::logical_cpus(),
+            logical_cpus: cpu::online_cpus(),
             features: crate::isa::detected_features(),
             kernel_family: family.name().into(),
             available_families: Isa::available().iter().map(|i| i.name().into()).collect(),

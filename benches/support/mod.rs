@@ -157,7 +157,7 @@ pub fn machine() -> String {
     format!(
         "{} ({} logical CPUs, L1d {} KiB, L2 {} KiB, L3 {} MiB), kernels for {}",
         vanishing::cpu::cpu_name(),
-        vanishing::cpu::logical_cpus(),
+        vanishing::cpu::online_cpus(),
         c.l1d / 1024,
         c.l2 / 1024,
         c.l3 / (1024 * 1024),

@@ -198,7 +198,7 @@ pub fn gate(opts: &GateOptions, exe: &Path, log: &mut dyn FnMut(&str)) -> Result
         measured_on: format!(
             "{} ({} logical CPUs)",
             crate::cpu::cpu_name(),
-            crate::cpu::logical_cpus()
+            crate::cpu::online_cpus()
         ),
         kernels: format!(
             "{} / {}",

@@ -146,7 +146,7 @@ impl RecordMachine {
             l2_kib: c.l2 / 1024,
             l3_kib: c.l3 / 1024,
             caches_detected: c.detected,
-            logical_cpus: crate::cpu::logical_cpus(),
+            logical_cpus: crate::cpu::online_cpus(),
             os: std::env::consts::OS.into(),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_string())
