@@ -312,7 +312,10 @@ pub fn count_cpu_list(text: &str) -> Option<usize> {
     let mut n = 0usize;
     for part in text.trim().split(',') {
         let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?),
+            Some((a, b)) => (
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ),
             None => {
                 let v = part.trim().parse::<usize>().ok()?;
                 (v, v)

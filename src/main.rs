@@ -200,6 +200,8 @@ enum InitArg {
     He,
     /// Glorot & Bengio's normalized (uniform) initialization.
     Normalized,
+    /// Glorot & Bengio's "standard" initialization, U[-1/sqrt(fan_in), +1/sqrt(fan_in)].
+    Standard,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -412,6 +414,7 @@ fn run_train(args: TrainArgs) -> Result<(), (u8, String)> {
             InitArg::Glorot => Init::Glorot,
             InitArg::He => Init::He,
             InitArg::Normalized => Init::Normalized,
+            InitArg::Standard => Init::Standard,
         },
         cost: match args.cost {
             CostArg::CrossEntropy => Cost::CrossEntropy,

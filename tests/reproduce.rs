@@ -30,6 +30,8 @@ fn tiny() -> Settings {
         sweep_seeds: 2,
         sweep_max_depth: 3,
         batch_images: 300,
+        saturation_seeds: 1,
+        saturation_epochs: 1,
     }
 }
 

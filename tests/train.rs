@@ -444,10 +444,24 @@ fn small_batch_step_equals_the_general_step_bit_for_bit() {
 /// so the variance is 2/(fan_in + fan_out); zero biases; the same bits for the same seed.
 #[test]
 fn normalized_init_is_uniform_within_its_limit() {
+    uniform_init_within(Init::Normalized, &|fan_in, fan_out| {
+        (6.0 / (fan_in + fan_out) as f64).sqrt()
+    });
+}
+
+/// Their "standard" initialization: uniform within +-1/sqrt(fan_in), zero biases.
+#[test]
+fn standard_init_is_uniform_within_its_limit() {
+    uniform_init_within(Init::Standard, &|fan_in, _| 1.0 / (fan_in as f64).sqrt());
+}
+
+/// A uniform initialisation within `limit(fan_in, fan_out)`: the bound, the variance and mean
+/// of a uniform law, its shape (not a normal law), zero biases, and seeded bits.
+fn uniform_init_within(init: Init, limit: &dyn Fn(usize, usize) -> f64) {
     let sizes = [784, 100, 30, 10];
-    let net = Network::new(&sizes, Activation::Tanh, Init::Normalized, 4).unwrap();
+    let net = Network::new(&sizes, Activation::Tanh, init, 4).unwrap();
     for (l, w) in sizes.windows(2).enumerate() {
-        let limit = (6.0 / (w[0] + w[1]) as f64).sqrt();
+        let limit = limit(w[0], w[1]);
         let ws = &net.weights_t[l];
         assert!(
             ws.iter().all(|&x| (x as f64).abs() <= limit),
@@ -479,9 +493,9 @@ fn normalized_init_is_uniform_within_its_limit() {
         );
         assert!(net.biases[l].iter().all(|&b| b == 0.0));
     }
-    let again = Network::new(&sizes, Activation::Tanh, Init::Normalized, 4).unwrap();
+    let again = Network::new(&sizes, Activation::Tanh, init, 4).unwrap();
     assert_eq!(net.weights_t, again.weights_t);
-    let other = Network::new(&sizes, Activation::Tanh, Init::Normalized, 5).unwrap();
+    let other = Network::new(&sizes, Activation::Tanh, init, 5).unwrap();
     assert_ne!(net.weights_t, other.weights_t);
 }
 

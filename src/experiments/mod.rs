@@ -17,6 +17,7 @@ mod experiment;
 pub mod initial_speeds;
 pub mod plan;
 pub mod run;
+pub mod saturation;
 pub mod setup;
 pub mod speed;
 
@@ -25,13 +26,14 @@ pub use experiment::{outputs, summarise, Context, Experiment, Part};
 pub use plan::{Plan, Settings, WorkItem};
 
 /// Every part, in the report's order (`--only` names, in the same order).
-pub static PARTS: [&dyn Part; 6] = [
+pub static PARTS: [&dyn Part; 7] = [
     &accuracy::Accuracy,
     &initial_speeds::InitialSpeeds,
     &curves::Curves,
     &arithmetic::UnstableGradients,
     &better98::Better98,
     &beyond::Beyond,
+    &saturation::Saturation,
 ];
 
 /// The part called `name`.

@@ -23,6 +23,20 @@ pub struct Settings {
     pub sweep_max_depth: usize,
     /// Images in the chapter's fixed batch.
     pub batch_images: usize,
+    /// Seeds per activation, and epochs over its training subset, of the saturation part
+    /// (absent from shard files written before it: then the full run's values).
+    #[serde(default = "default_saturation_seeds")]
+    pub saturation_seeds: usize,
+    #[serde(default = "default_saturation_epochs")]
+    pub saturation_epochs: usize,
+}
+
+fn default_saturation_seeds() -> usize {
+    2
+}
+
+fn default_saturation_epochs() -> usize {
+    40
 }
 
 impl Settings {
@@ -38,6 +52,8 @@ impl Settings {
             sweep_seeds: 10,
             sweep_max_depth: 10,
             batch_images: crate::book::BATCH_IMAGES,
+            saturation_seeds: default_saturation_seeds(),
+            saturation_epochs: default_saturation_epochs(),
         }
     }
 
@@ -53,6 +69,8 @@ impl Settings {
             sweep_seeds: 3,
             sweep_max_depth: 6,
             batch_images: crate::book::BATCH_IMAGES,
+            saturation_seeds: 1,
+            saturation_epochs: 1,
         }
     }
 
@@ -61,7 +79,7 @@ impl Settings {
     /// than any real run uses (a shard file could otherwise make the merge allocate without
     /// limit before anything else is checked).
     pub fn validate(&self) -> Result<()> {
-        let limits: [(&str, usize, usize, usize); 8] = [
+        let limits: [(&str, usize, usize, usize); 10] = [
             ("accuracy seeds", self.accuracy_seeds, 0, MAX_SEEDS),
             ("accuracy epochs", self.accuracy_epochs, 0, MAX_EPOCHS),
             ("speed seeds", self.speed_seeds, 0, MAX_SEEDS),
@@ -69,6 +87,8 @@ impl Settings {
             ("better98 epochs", self.better98_epochs, 0, MAX_EPOCHS),
             ("sweep seeds", self.sweep_seeds, 0, MAX_SEEDS),
             ("sweep depth", self.sweep_max_depth, 1, MAX_DEPTH),
+            ("saturation seeds", self.saturation_seeds, 0, MAX_SEEDS),
+            ("saturation epochs", self.saturation_epochs, 0, MAX_EPOCHS),
             (
                 "batch images",
                 self.batch_images,

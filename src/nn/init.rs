@@ -1,6 +1,7 @@
 //! Weight and bias initialisations.
 
-/// How a fresh network's parameters are drawn (mean 0; normal but for `Normalized`).
+/// How a fresh network's parameters are drawn (mean 0; normal but for `Normalized` and
+/// `Standard`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// The book's default: weights N(0, 1/fan_in), biases N(0, 1).
@@ -15,6 +16,10 @@ pub enum Init {
     /// U[-sqrt(6/(fan_in + fan_out)), +sqrt(6/(fan_in + fan_out))] (the same variance as
     /// `Glorot`), biases 0.
     Normalized,
+    /// Glorot & Bengio's (2010) "standard initialization", their equation 1: weights
+    /// U[-1/sqrt(fan_in), +1/sqrt(fan_in)] (variance 1/(3 fan_in)), biases 0. The baseline
+    /// under which they saw sigmoid networks' top hidden layer saturate.
+    Standard,
 }
 
 /// The distribution one layer's weights are drawn from.
@@ -42,6 +47,12 @@ impl Init {
                 },
                 0.0,
             ),
+            Init::Standard => (
+                WeightDist::Uniform {
+                    limit: 1.0 / fi.sqrt(),
+                },
+                0.0,
+            ),
         }
     }
 
@@ -53,6 +64,7 @@ impl Init {
             Init::Glorot => "glorot",
             Init::He => "he",
             Init::Normalized => "normalized",
+            Init::Standard => "standard",
         }
     }
 }

@@ -269,8 +269,20 @@ pub fn train(
     cfg: &TrainConfig,
     data: &Splits,
     engine: &Engine,
-    mut on_batch: impl FnMut(),
+    on_batch: impl FnMut(),
     mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<(Network, Vec<EpochRecord>)> {
+    train_observed(cfg, data, engine, on_batch, |r, _| on_epoch(r))
+}
+
+/// [`train`], with `on_epoch` also shown the network as it is after each epoch (for
+/// measurements taken during training, such as the saturation part's activation statistics).
+pub fn train_observed(
+    cfg: &TrainConfig,
+    data: &Splits,
+    engine: &Engine,
+    mut on_batch: impl FnMut(),
+    mut on_epoch: impl FnMut(&EpochRecord, &Network),
 ) -> Result<(Network, Vec<EpochRecord>)> {
     cfg.validate_for(data)?;
     let mut net = Network::new(&cfg.layers, cfg.hidden, cfg.init, cfg.seed)?;
@@ -347,7 +359,7 @@ pub fn train(
                 .then(|| total_cost(engine, &net, &mut eval_ws, train, cfg.cost, cfg.lambda, n)),
             train_seconds,
         };
-        on_epoch(&record);
+        on_epoch(&record, &net);
         records.push(record);
     }
     Ok((net, records))

@@ -12,6 +12,7 @@ pub mod beyond;
 pub mod chapter5;
 pub mod curves;
 pub mod initial_speeds;
+pub mod saturation;
 pub mod svg;
 
 use crate::error::{Error, Result};
@@ -68,13 +69,14 @@ impl<S: Section> Publish for S {
 }
 
 /// Every section, in the report's order.
-pub static SECTIONS: [&dyn Publish; 6] = [
+pub static SECTIONS: [&dyn Publish; 7] = [
     &accuracy::AccuracySection,
     &initial_speeds::SpeedsSection,
     &curves::CurvesSection,
     &arithmetic::ArithmeticSection,
     &better98::Better98Section,
     &beyond::BeyondSection,
+    &saturation::SaturationSection,
 ];
 
 /// A data file: `value` as pretty-printed JSON.
