@@ -32,6 +32,9 @@ fn tiny() -> Settings {
         batch_images: 300,
         saturation_seeds: 1,
         saturation_epochs: 1,
+        depth_seeds: 1,
+        depth_epochs: 1,
+        depth_images: 200,
     }
 }
 

@@ -20,13 +20,14 @@ pub mod run;
 pub mod saturation;
 pub mod setup;
 pub mod speed;
+pub mod trained_depth;
 
 use crate::error::{Error, Result};
 pub use experiment::{outputs, summarise, Context, Experiment, Part};
 pub use plan::{Plan, Settings, WorkItem};
 
 /// Every part, in the report's order (`--only` names, in the same order).
-pub static PARTS: [&dyn Part; 7] = [
+pub static PARTS: [&dyn Part; 8] = [
     &accuracy::Accuracy,
     &initial_speeds::InitialSpeeds,
     &curves::Curves,
@@ -34,6 +35,7 @@ pub static PARTS: [&dyn Part; 7] = [
     &better98::Better98,
     &beyond::Beyond,
     &saturation::Saturation,
+    &trained_depth::TrainedDepth,
 ];
 
 /// The part called `name`.

@@ -29,6 +29,26 @@ pub struct Settings {
     pub saturation_seeds: usize,
     #[serde(default = "default_saturation_epochs")]
     pub saturation_epochs: usize,
+    /// Seeds per choice and depth, epochs, and training images of the trained-depth part (its
+    /// depths are the sweep's, 1 to `sweep_max_depth`).
+    #[serde(default = "default_depth_seeds")]
+    pub depth_seeds: usize,
+    #[serde(default = "default_depth_epochs")]
+    pub depth_epochs: usize,
+    #[serde(default = "default_depth_images")]
+    pub depth_images: usize,
+}
+
+fn default_depth_seeds() -> usize {
+    3
+}
+
+fn default_depth_epochs() -> usize {
+    10
+}
+
+fn default_depth_images() -> usize {
+    10_000
 }
 
 fn default_saturation_seeds() -> usize {
@@ -54,6 +74,9 @@ impl Settings {
             batch_images: crate::book::BATCH_IMAGES,
             saturation_seeds: default_saturation_seeds(),
             saturation_epochs: default_saturation_epochs(),
+            depth_seeds: default_depth_seeds(),
+            depth_epochs: default_depth_epochs(),
+            depth_images: default_depth_images(),
         }
     }
 
@@ -71,6 +94,9 @@ impl Settings {
             batch_images: crate::book::BATCH_IMAGES,
             saturation_seeds: 1,
             saturation_epochs: 1,
+            depth_seeds: 1,
+            depth_epochs: 1,
+            depth_images: 1_000,
         }
     }
 
@@ -79,7 +105,7 @@ impl Settings {
     /// than any real run uses (a shard file could otherwise make the merge allocate without
     /// limit before anything else is checked).
     pub fn validate(&self) -> Result<()> {
-        let limits: [(&str, usize, usize, usize); 10] = [
+        let limits: [(&str, usize, usize, usize); 13] = [
             ("accuracy seeds", self.accuracy_seeds, 0, MAX_SEEDS),
             ("accuracy epochs", self.accuracy_epochs, 0, MAX_EPOCHS),
             ("speed seeds", self.speed_seeds, 0, MAX_SEEDS),
@@ -89,6 +115,14 @@ impl Settings {
             ("sweep depth", self.sweep_max_depth, 1, MAX_DEPTH),
             ("saturation seeds", self.saturation_seeds, 0, MAX_SEEDS),
             ("saturation epochs", self.saturation_epochs, 0, MAX_EPOCHS),
+            ("depth seeds", self.depth_seeds, 0, MAX_SEEDS),
+            ("depth epochs", self.depth_epochs, 0, MAX_EPOCHS),
+            (
+                "depth images",
+                self.depth_images,
+                1,
+                crate::data::mnist::TRAIN_ITEMS,
+            ),
             (
                 "batch images",
                 self.batch_images,

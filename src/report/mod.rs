@@ -14,6 +14,7 @@ pub mod curves;
 pub mod initial_speeds;
 pub mod saturation;
 pub mod svg;
+pub mod trained_depth;
 
 use crate::error::{Error, Result};
 use crate::experiments::run::Meta;
@@ -69,7 +70,7 @@ impl<S: Section> Publish for S {
 }
 
 /// Every section, in the report's order.
-pub static SECTIONS: [&dyn Publish; 7] = [
+pub static SECTIONS: [&dyn Publish; 8] = [
     &accuracy::AccuracySection,
     &initial_speeds::SpeedsSection,
     &curves::CurvesSection,
@@ -77,6 +78,7 @@ pub static SECTIONS: [&dyn Publish; 7] = [
     &better98::Better98Section,
     &beyond::BeyondSection,
     &saturation::SaturationSection,
+    &trained_depth::TrainedDepthSection,
 ];
 
 /// A data file: `value` as pretty-printed JSON.
