@@ -110,13 +110,34 @@ fn reading(rows: &[DepthRow], names: &[String], updates: usize) -> String {
         (Some(b), Some(a)) => format!("At {deepest} hidden layers the most balanced start ({b}) is not the most accurate network ({a}): a balanced start alone does not decide the trained result."),
         _ => String::new(),
     };
+    // Sutskever et al.'s remedy: how deep the sigmoid network still learns (median final
+    // accuracy above 50 %) with and without momentum.
+    let learns_to = |name: &str| {
+        rows.iter()
+            .filter(|r| r.choice == name && r.final_median > 50.0)
+            .map(|r| r.depth)
+            .max()
+    };
+    let momentum = match (
+        CHOICES.first().map(|c| learns_to(&c.name())),
+        CHOICES.last().map(|c| learns_to(&c.name())),
+    ) {
+        (Some(Some(plain)), Some(Some(with))) => format!(
+            " Momentum (Sutskever et al.'s remedy) {} the sigmoid network: with it, median accuracy stays above 50 % up to {with} hidden layers, without it up to {plain}.",
+            if with > plain { "helps" } else if with == plain { "does not deepen" } else { "hurts" }
+        ),
+        _ => String::new(),
+    };
     let stuck = rows.iter().filter(|r| r.final_median < 20.0).count();
     let plateau = if stuck > 0 {
         format!(" {stuck} cells end below 20 % (chance is 10 %): networks that did not learn within this budget of {updates} updates. For sigmoid that is the slow start, not a limit: section 1's 4-hidden-layer sigmoid network, trained 30 epochs on all 50,000 images, ends near the 1-hidden network's accuracy.")
     } else {
         String::new()
     };
-    format!("Reading: {}. {predicts}{plateau}", parts.join("; "))
+    format!(
+        "Reading: {}. {predicts}{momentum}{plateau}",
+        parts.join("; ")
+    )
 }
 
 /// Final accuracy against depth: per choice, the median (line) and the seeds' range (band).
