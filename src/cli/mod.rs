@@ -3,3 +3,4 @@
 
 pub mod bench;
 pub mod machines;
+pub mod perf_gate;
