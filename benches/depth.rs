@@ -80,6 +80,7 @@ fn summary() {
         rayon::current_num_threads(),
         support::machine()
     );
+    let mut figures = Vec::new();
     for depth in DEPTHS {
         let ms = |id: &str| {
             support::median_seconds(&format!("depth/{id}/{depth}"))
@@ -114,6 +115,13 @@ fn summary() {
         } else {
             "-".into()
         };
+        figures.extend(support::time_figure(
+            &format!("full-batch-step-depth-{depth}"),
+            &format!("depth/fullbatch-step/{depth}"),
+            1e3,
+            "ms",
+            |_| None,
+        ));
         md += &format!(
             "| {depth} | {} | {} | {first:.3e} | {last:.3e} | {:.1}x | {shrink} |\n",
             ms("speed-measurement"),
@@ -122,6 +130,14 @@ fn summary() {
         );
     }
     support::write_result("bench-depth.md", &md);
+    support::write_record(
+        "cargo bench --bench depth",
+        figures,
+        &format!(
+            "chapter 5's full-batch step ({BATCH} images, sigmoid, default init) for 1 to 10 hidden layers of 30, {} thread(s)",
+            rayon::current_num_threads()
+        ),
+    );
 }
 
 criterion_group!(benches, bench_depth);

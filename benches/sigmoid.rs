@@ -147,6 +147,35 @@ fn summary() {
         );
     }
     support::write_result("bench-sigmoid.md", &md);
+    // The record: every family at every size, the default family's figure named as
+    // `vanishing bench` names it (`sigmoid-4096`), the others `sigmoid-<n>.<family>`.
+    let default = ActivationKernels::new().sigmoid_name();
+    let mut figures = Vec::new();
+    for n in SIZES {
+        for isa in Isa::available() {
+            let name = ActivationKernels::for_isa(isa).sigmoid_name();
+            let figure_name = if name == default {
+                format!("sigmoid-{n}")
+            } else {
+                format!("sigmoid-{n}.{}", isa.name())
+            };
+            figures.extend(support::rate_figure(
+                &figure_name,
+                &format!("sigmoid/{name}/{n}"),
+                (n as f64, 1e9, "Gelem/s"),
+                &[
+                    ("scalar exp", format!("sigmoid/scalar-loop-libm/{n}")),
+                    ("copy", format!("sigmoid/copy/{n}")),
+                ],
+                None,
+            ));
+        }
+    }
+    support::write_record(
+        "cargo bench --bench sigmoid",
+        figures,
+        "inputs uniform in [-10, 10], out of place; peers: the scalar 1/(1+exp(-x)) loop and a plain copy",
+    );
 }
 
 criterion_group!(benches, bench_sigmoid, bench_epilogue);
