@@ -32,6 +32,7 @@ fn tiny() -> Settings {
         batch_images: 300,
         saturation_seeds: 1,
         saturation_epochs: 1,
+        saturation_images: 200,
         depth_seeds: 1,
         depth_epochs: 1,
         depth_images: 200,

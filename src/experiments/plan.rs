@@ -29,6 +29,9 @@ pub struct Settings {
     pub saturation_seeds: usize,
     #[serde(default = "default_saturation_epochs")]
     pub saturation_epochs: usize,
+    /// Training images of the saturation part (the first of the split).
+    #[serde(default = "default_saturation_images")]
+    pub saturation_images: usize,
     /// Seeds per choice and depth, epochs, and training images of the trained-depth part (its
     /// depths are the sweep's, 1 to `sweep_max_depth`).
     #[serde(default = "default_depth_seeds")]
@@ -37,6 +40,10 @@ pub struct Settings {
     pub depth_epochs: usize,
     #[serde(default = "default_depth_images")]
     pub depth_images: usize,
+}
+
+fn default_saturation_images() -> usize {
+    5_000
 }
 
 fn default_depth_seeds() -> usize {
@@ -74,6 +81,7 @@ impl Settings {
             batch_images: crate::book::BATCH_IMAGES,
             saturation_seeds: default_saturation_seeds(),
             saturation_epochs: default_saturation_epochs(),
+            saturation_images: default_saturation_images(),
             depth_seeds: default_depth_seeds(),
             depth_epochs: default_depth_epochs(),
             depth_images: default_depth_images(),
@@ -94,6 +102,7 @@ impl Settings {
             batch_images: crate::book::BATCH_IMAGES,
             saturation_seeds: 1,
             saturation_epochs: 1,
+            saturation_images: 1_000,
             depth_seeds: 1,
             depth_epochs: 1,
             depth_images: 1_000,
@@ -105,7 +114,7 @@ impl Settings {
     /// than any real run uses (a shard file could otherwise make the merge allocate without
     /// limit before anything else is checked).
     pub fn validate(&self) -> Result<()> {
-        let limits: [(&str, usize, usize, usize); 13] = [
+        let limits: [(&str, usize, usize, usize); 14] = [
             ("accuracy seeds", self.accuracy_seeds, 0, MAX_SEEDS),
             ("accuracy epochs", self.accuracy_epochs, 0, MAX_EPOCHS),
             ("speed seeds", self.speed_seeds, 0, MAX_SEEDS),
@@ -115,6 +124,12 @@ impl Settings {
             ("sweep depth", self.sweep_max_depth, 1, MAX_DEPTH),
             ("saturation seeds", self.saturation_seeds, 0, MAX_SEEDS),
             ("saturation epochs", self.saturation_epochs, 0, MAX_EPOCHS),
+            (
+                "saturation images",
+                self.saturation_images,
+                1,
+                crate::data::mnist::TRAIN_ITEMS,
+            ),
             ("depth seeds", self.depth_seeds, 0, MAX_SEEDS),
             ("depth epochs", self.depth_epochs, 0, MAX_EPOCHS),
             (

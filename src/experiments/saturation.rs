@@ -26,18 +26,15 @@ pub const ACTIVATIONS: [Activation; 3] =
 /// on 32x32 images); four of 100 keeps the part within seconds on MNIST.
 pub const HIDDEN: usize = 4;
 pub const WIDTH: usize = 100;
-/// Training images per epoch (the first of the training split): short epochs, so the
-/// per-epoch statistics follow training at a resolution of 500 updates.
-pub const TRAIN_IMAGES: usize = 5_000;
 /// Validation images the per-epoch accuracy is measured on.
 pub const VALIDATION_IMAGES: usize = 2_000;
 /// The fixed inputs the activation statistics are taken over (their paper: 300 test images).
 pub const PROBE_IMAGES: usize = 300;
-/// Learning rate and L2 strength for every activation. lambda is the book's 5.0 scaled to the
-/// subset (lambda / n = 1e-4 per example, as the book's 5.0 over 50,000 images). One learning
-/// rate for all three, not a tuned one each: 0.1 trains all three stably here.
+/// Learning rate for every activation: one for all three, not a tuned one each (0.1 trains
+/// tanh and softsign stably here). The L2 strength is the book's per example (5.0 over 50,000
+/// images: 0.5 over the full run's 5,000, `Settings::saturation_images`, the first of the
+/// training split: short epochs, so the statistics follow training every 500 updates).
 pub const ETA: f32 = 0.1;
-pub const LAMBDA: f32 = 0.5;
 /// Percentiles of the band.
 pub const LOW_PERCENTILE: f64 = 0.02;
 pub const HIGH_PERCENTILE: f64 = 0.98;
@@ -111,17 +108,22 @@ pub struct TopLayer {
 pub const NEAR_ZERO: f64 = 0.1;
 
 /// The training configuration of a run.
-pub fn config(act: Activation, seed: u64, epochs: usize) -> TrainConfig {
+pub fn config(act: Activation, seed: u64, epochs: usize, images: usize) -> TrainConfig {
     let layers = crate::book::mnist_layers(HIDDEN, WIDTH);
     TrainConfig {
         epochs,
         eta: ETA,
-        lambda: LAMBDA,
+        lambda: lambda(images),
         init: Init::Standard,
         hidden: act,
         seed,
         ..TrainConfig::book(&layers)
     }
+}
+
+/// The book's per-example L2 strength over `images` training images.
+pub fn lambda(images: usize) -> f32 {
+    crate::book::LAMBDA * images as f32 / crate::data::mnist::TRAIN_ITEMS as f32
 }
 
 /// Mean and percentiles of every hidden layer of `net` over `probe` (already in `ws.x`).
@@ -142,9 +144,9 @@ fn stats(engine: &Engine, net: &Network, ws: &mut Workspace, probe: usize) -> Ve
 }
 
 /// The subset a run trains and validates on.
-fn subset(data: &Splits) -> Splits {
+fn subset(data: &Splits, images: usize) -> Splits {
     Splits {
-        train: data.train.head(TRAIN_IMAGES),
+        train: data.train.head(images),
         validation: data.validation.head(VALIDATION_IMAGES),
         test: data.test.head(0),
     }
@@ -172,12 +174,17 @@ impl Experiment for Saturation {
 
     fn cost(&self, _item: &Run, s: &Settings) -> f64 {
         // An epoch: 500 steps of a net about 1.4x [784,100,10], plus the evaluations.
-        s.saturation_epochs as f64 * 4.0
+        (s.saturation_epochs * s.saturation_images) as f64 / 5_000.0 * 4.0
     }
 
     fn run(&self, item: &Run, ctx: &Context) -> Result<Trajectory> {
-        let cfg = config(item.activation, item.seed, ctx.settings.saturation_epochs);
-        let data = subset(ctx.data);
+        let data = subset(ctx.data, ctx.settings.saturation_images);
+        let cfg = config(
+            item.activation,
+            item.seed,
+            ctx.settings.saturation_epochs,
+            data.train.len(),
+        );
         let e = engine();
         let probe = PROBE_IMAGES.min(ctx.data.validation.len());
         let fresh = Network::new(&cfg.layers, cfg.hidden, cfg.init, cfg.seed)?;
@@ -347,7 +354,8 @@ mod tests {
 
     #[test]
     fn the_network_is_glorot_and_bengios_shape() {
-        let c = config(Activation::Tanh, 7, 3);
+        let c = config(Activation::Tanh, 7, 3, 5_000);
+        assert_eq!(c.lambda, 0.5);
         assert_eq!(c.layers, vec![784, 100, 100, 100, 100, 10]);
         assert_eq!(c.init, Init::Standard);
         assert_eq!((c.epochs, c.seed, c.hidden), (3, 7, Activation::Tanh));

@@ -437,8 +437,6 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         (t.c0, t.c0_full_rows) = (t.c.cast_const(), t.c_full_rows);
                     }
                 };
-                // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
-                // inside the caller's extents; packed buffers hold whole zero-padded panels.
                 // Each tile first asks for the C lines of the tile after it
                 // (`prefetch_c_block`): those rows are a row stride apart, each its own miss,
                 // and a tile's sums cannot start before they arrive. Only for blocks of whole
@@ -449,6 +447,8 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                         prefetch_c_block(c, mr.min(mb - ir), p.rsc, nr.min(nb - jr));
                     }
                 };
+                // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
+                // inside the caller's extents; packed buffers hold whole zero-padded panels.
                 if pack_all_a {
                     // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
                     for jr in (0..nb).step_by(nr) {

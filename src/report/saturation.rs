@@ -7,8 +7,7 @@ use super::{json_file, Section, SummaryOf};
 use crate::error::Result;
 use crate::experiments::run::Meta;
 use crate::experiments::saturation::{
-    self, ActivationSummary, Saturation, HIDDEN, NEAR_ZERO, PROBE_IMAGES, TRAIN_IMAGES,
-    VALIDATION_IMAGES, WIDTH,
+    self, ActivationSummary, Saturation, HIDDEN, NEAR_ZERO, PROBE_IMAGES, VALIDATION_IMAGES, WIDTH,
 };
 use std::fmt::Write as _;
 
@@ -36,13 +35,13 @@ impl Section for SaturationSection {
             return md;
         }
         let st = &meta.plan.settings;
-        let updates_per_epoch = TRAIN_IMAGES.div_ceil(crate::book::MINI_BATCH);
+        let updates_per_epoch = st.saturation_images.div_ceil(crate::book::MINI_BATCH);
         let _ = writeln!(
             md,
             "## 7. Other obstacles: do sigmoid units saturate? (Glorot and Bengio, 2010)\n"
         );
         let _ = writeln!(md, "The chapter's last section cites Glorot and Bengio: with sigmoid units and the then-standard initialisation, the activations of the *top* hidden layer are driven to 0 early in training and stay there for a long time, which slows learning; tanh and softsign suffer less. Here: [784,{}x{},10] (their depth, narrower), their standard initialisation U[-1/sqrt(fan_in), 1/sqrt(fan_in)] with zero biases, cross-entropy, batch {}, eta {}, lambda {} on the first {} training images ({} updates per epoch), {} epochs, {} seed(s) per activation; validation accuracy on the first {} validation images. After every epoch, each hidden layer's activations over {} fixed validation images are summarised by their mean and 2nd-98th percentiles (median over seeds).\n",
-            HIDDEN, WIDTH, crate::book::MINI_BATCH, saturation::ETA, saturation::LAMBDA, TRAIN_IMAGES, updates_per_epoch, st.saturation_epochs, st.saturation_seeds, VALIDATION_IMAGES, PROBE_IMAGES);
+            HIDDEN, WIDTH, crate::book::MINI_BATCH, saturation::ETA, saturation::lambda(st.saturation_images), st.saturation_images, updates_per_epoch, st.saturation_epochs, st.saturation_seeds, VALIDATION_IMAGES, PROBE_IMAGES);
         let _ = writeln!(md, "| hidden units | top layer mean at start | lowest mean (epoch) | epochs with its 98th percentile below {NEAR_ZERO} | mean at the end | final validation accuracy |\n|---|---|---|---|---|---|");
         for s in rows {
             let t = &s.top_layer;
@@ -204,7 +203,10 @@ pub fn figure(s: &ActivationSummary) -> LineChart {
         note: format!(
             "[784,{HIDDEN}x{WIDTH},10], standard init; mean (line) and 2nd-98th percentiles (band) over {PROBE_IMAGES} validation images; layer {HIDDEN} is the top"
         ),
-        x: Axis::integer("epochs (500 updates each)"),
+        x: Axis::integer(&match s.median.get(1) {
+            Some(k) => format!("epochs ({} updates each)", k.updates),
+            None => "epochs".into(),
+        }),
         y: Axis {
             range: Some(range),
             ..Axis::linear("activation value")
