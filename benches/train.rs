@@ -11,7 +11,7 @@ use vanishing::data::mnist;
 use vanishing::gemm::Gemm;
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::small_batch::SmallBatchStep;
-use vanishing::nn::train::{prefetch_rows, PREFETCH_AHEAD};
+use vanishing::nn::train::PREFETCH_AHEAD;
 use vanishing::nn::{Activation, Cost, Init, Network};
 
 /// SGD steps per measured slice of an epoch at batch 10 (an epoch is 5,000 steps).
@@ -56,7 +56,7 @@ fn bench_train(c: &mut Criterion) {
                     let i0 = s * 10;
                     let m = small.gather_pixels(&train.pixels, i0..i0 + 10);
                     let ahead = i0 + 10 * PREFETCH_AHEAD;
-                    prefetch_rows(&train.pixels, 784, ahead..ahead + 10);
+                    small.prefetch_during_next_step(&train.pixels, 784, ahead..ahead + 10);
                     small.step(m, &train.labels[i0..i0 + 10], &params);
                 }
             })

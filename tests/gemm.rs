@@ -753,3 +753,58 @@ fn rank_k_and_microkernel_paths_agree_on_trainer_updates() {
         }
     }
 }
+
+/// Cache-line prefetches riding on a product (`gemm_prefetching`: spread over the rank-k
+/// kernel's row blocks, else issued before the work) change no bit, whatever the addresses
+/// (null, unmapped, the top of the address space, inside the operands) and however many there
+/// are (none, fewer than the row blocks, more): on every family, on the rank-k path and on the
+/// microkernel path, for beta = 0 and beta != 0.
+#[test]
+fn prefetched_lines_change_no_bit() {
+    let wild: Vec<usize> = (0..500)
+        .map(|i| match i % 4 {
+            0 => 0,
+            1 => usize::MAX - 63,
+            2 => 0x7000_0000_0000 + i * 4096,
+            _ => i * 64,
+        })
+        .collect();
+    for isa in families() {
+        for rank_k in [true, false] {
+            let g = Gemm::with_isa(isa).threads(1).rank_k(rank_k);
+            for (m, k, n) in [(784, 10, 30), (30, 10, 10), (7, 3, 5), (1, 1, 1)] {
+                let mut r = rng(11);
+                let x = random_vec(&mut r, k * m);
+                let d = random_vec(&mut r, k * n);
+                let rs = n.div_ceil(16) * 16;
+                let w0 = random_vec(&mut r, m * rs);
+                for beta in [0.0, 0.9999] {
+                    let run = |lines: &[usize]| {
+                        let mut w = w0.clone();
+                        g.gemm_prefetching(
+                            -0.01,
+                            MatRef::row_major(&x, k, m).unwrap().t(),
+                            MatRef::row_major(&d, k, n).unwrap(),
+                            beta,
+                            MatMut::new(&mut w, m, n, rs, 1).unwrap(),
+                            lines,
+                        )
+                        .unwrap();
+                        w
+                    };
+                    let plain = run(&[]);
+                    for count in [1, 100, 500] {
+                        let with = run(&wild[..count]);
+                        assert!(
+                            plain
+                                .iter()
+                                .zip(&with)
+                                .all(|(p, q)| p.to_bits() == q.to_bits()),
+                            "{isa:?} rank-k {rank_k} {m}x{k}x{n} beta {beta}, {count} lines"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

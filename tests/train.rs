@@ -377,7 +377,8 @@ fn trainer_takes_any_dataset() {
 /// The small-batch step (padded, aligned layout; rank-k updates) gives the general step's
 /// weights and biases bit for bit, step after step, on every family, for networks whose widths
 /// sit around the padding unit (1, 15, 16, 17, 30, 33), every batch size it takes (including a
-/// short last batch), both costs and every hidden activation. The general step is itself held
+/// short last batch), both costs and every hidden activation, with later images prefetched
+/// during each step as the trainer does. The general step is itself held
 /// to the f64 oracle (`fused_sgd_step_matches_the_oracle_step`), so this holds the small-batch
 /// step to it too.
 #[test]
@@ -411,6 +412,8 @@ fn small_batch_step_equals_the_general_step_bit_for_bit() {
                     e.sgd_step(&mut general, &mut ws, m, &labels, &p);
                     let m2 = small.gather_pixels(&data.pixels, idx.iter().copied());
                     assert_eq!(m, m2);
+                    // Lines of later rows (one past the end, skipped) ride on the update.
+                    small.prefetch_during_next_step(&data.pixels, sizes[0], [s, 63, 64, 1 << 40]);
                     small.step(m2, &labels, &p);
                 }
                 let mut out = general.clone();

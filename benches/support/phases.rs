@@ -8,7 +8,7 @@ use vanishing::data::mnist::Dataset;
 use vanishing::gemm::{MatMut, MatRef};
 use vanishing::nn::batched::{Engine, SgdParams, Workspace};
 use vanishing::nn::small_batch::SmallBatchStep;
-use vanishing::nn::train::{prefetch_rows, PREFETCH_AHEAD};
+use vanishing::nn::train::PREFETCH_AHEAD;
 use vanishing::nn::{Cost, Network};
 
 /// One measured phase: its name, seconds per step and floating-point operations per step (0 for
@@ -212,7 +212,7 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
     let whole_step = best_seconds(|r| {
         let m = fresh.gather_pixels(&train.pixels, batch_rows(r, train.len()));
         let ahead = batch_rows(r + PREFETCH_AHEAD, train.len());
-        prefetch_rows(&train.pixels, 784, ahead);
+        fresh.prefetch_during_next_step(&train.pixels, 784, ahead);
         fresh.step(m, &labels[r], &p);
     });
 

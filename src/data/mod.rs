@@ -10,7 +10,10 @@ pub const PIXEL_SCALE: f32 = 1.0 / 256.0;
 /// `byte * PIXEL_SCALE` in [0, 1). Only the bytes are kept: an f32 copy of every image would be
 /// 4x the memory (about 220 MB for MNIST) and most of the page faults of a whole training run,
 /// while batches are converted on the way into the network's input buffer anyway.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The bytes of a large set sit on large pages where the OS allows it
+/// ([`crate::kernels::pages`]): the trainer reads images at random places.
+#[derive(Debug, PartialEq)]
 pub struct Dataset {
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
@@ -20,12 +23,23 @@ pub struct Dataset {
     pub classes: usize,
 }
 
+impl Clone for Dataset {
+    fn clone(&self) -> Dataset {
+        Dataset::from_bytes(
+            &self.pixels,
+            self.labels.clone(),
+            self.features,
+            self.classes,
+        )
+    }
+}
+
 impl Dataset {
     /// A dataset from row-major feature bytes and one label per row.
     pub fn from_bytes(pixels: &[u8], labels: Vec<u8>, features: usize, classes: usize) -> Dataset {
         debug_assert_eq!(pixels.len(), labels.len() * features);
         Dataset {
-            pixels: pixels.to_vec(),
+            pixels: crate::kernels::pages::large_page_copy(pixels),
             labels,
             features,
             classes,
@@ -57,7 +71,7 @@ impl Dataset {
     pub fn head(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
         Dataset {
-            pixels: self.pixels[..n * self.features].to_vec(),
+            pixels: crate::kernels::pages::large_page_copy(&self.pixels[..n * self.features]),
             labels: self.labels[..n].to_vec(),
             ..*self
         }

@@ -4,7 +4,7 @@
 use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
 use crate::kernels::prefetch_c_block;
-use crate::kernels::rank_k::{RankK, MAX_RANK_K};
+use crate::kernels::rank_k::{LinePrefetch, RankK, MAX_RANK_K};
 use crate::kernels::{GemmKernel, RankKKernel, Tile};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -181,7 +181,7 @@ const RANK_K_ROW_FLOATS: usize = 16;
 /// reaches into the next one, whose load then waits for the masked store before it to retire
 /// (measured on a Sapphire Rapids-class Xeon, 100x10x10: 0.83 us on the rank-k kernel against
 /// 0.48 us on the microkernel; on padded rows 0.51 against 0.59).
-fn rank_k_form(p: &Problem, threads: usize) -> Option<RankK> {
+fn rank_k_form(p: &Problem, threads: usize, prefetch: LinePrefetch) -> Option<RankK> {
     let rows_apart = p.beta == 0.0 || p.rsc >= p.n.next_multiple_of(RANK_K_ROW_FLOATS) as isize;
     let shape = p.k <= MAX_RANK_K && p.a.rs == 1 && p.b.cs == 1 && p.csc == 1;
     (threads == 1 && shape && rows_apart).then_some(RankK {
@@ -196,6 +196,7 @@ fn rank_k_form(p: &Problem, threads: usize) -> Option<RankK> {
         rsw: p.rsc,
         alpha: p.alpha,
         beta: p.beta,
+        prefetch,
     })
 }
 
@@ -204,11 +205,25 @@ fn rank_k_form(p: &Problem, threads: usize) -> Option<RankK> {
 /// # Safety
 /// A and B must be readable and C readable/writable at every cell of their `m x k`, `k x n` and
 /// `m x n` extents, and C must not overlap A or B or itself.
-pub unsafe fn run(plan: &Plan, mut p: Problem) {
+pub unsafe fn run(plan: &Plan, p: Problem) {
+    // SAFETY: forwarded; no lines.
+    unsafe { run_prefetching(plan, p, &[]) }
+}
+
+/// [`run`], asking for the cache lines at byte addresses `lines` meanwhile: spread over the
+/// rank-k kernel's rows when the problem takes it ([`LinePrefetch`]), else all before the work.
+///
+/// # Safety
+/// As [`run`] (any addresses: a prefetch never faults).
+pub unsafe fn run_prefetching(plan: &Plan, mut p: Problem, lines: &[usize]) {
+    let spread = LinePrefetch::of(lines);
+    let issue_all = || lines.iter().for_each(|&l| crate::kernels::prefetch_l2(l));
     if p.m == 0 || p.n == 0 {
+        issue_all();
         return;
     }
     if p.k == 0 || p.alpha == 0.0 {
+        issue_all();
         // SAFETY: C's extent is writable (caller).
         unsafe { scale_c(p.m, p.n, p.beta, p.c, p.rsc, p.csc) };
         return;
@@ -222,12 +237,14 @@ pub unsafe fn run(plan: &Plan, mut p: Problem) {
     } else {
         1
     };
-    if let (Some(kernel), Some(t)) = (plan.rank_k, rank_k_form(&p, threads)) {
+    if let (Some(kernel), Some(t)) = (plan.rank_k, rank_k_form(&p, threads, spread)) {
         // SAFETY: the operands are valid over their extents (caller); k is 1..=MAX_RANK_K and
-        // alpha != 0 (both checked above); C overlaps neither A nor B (caller).
+        // alpha != 0 (both checked above); C overlaps neither A nor B (caller); the lines are
+        // `lines`, alive for this call.
         unsafe { kernel.run(&t) };
         return;
     }
+    issue_all();
     // SAFETY: forwarded from the caller.
     unsafe { run_split(plan, p, threads) }
 }

@@ -192,6 +192,22 @@ impl Gemm {
         beta: f32,
         c: MatMut<'_>,
     ) -> Result<()> {
+        self.gemm_prefetching(alpha, a, b, beta, c, &[])
+    }
+
+    /// [`Gemm::gemm`], asking the CPU meanwhile for the cache lines at byte addresses `lines`
+    /// (into L2; any address is harmless): spread over the work when the product runs on the
+    /// rank-k kernel, else all before it. The trainer passes its next mini-batches' images to
+    /// the weight update this way (see [`crate::kernels::rank_k::LinePrefetch`]).
+    pub fn gemm_prefetching(
+        &self,
+        alpha: f32,
+        a: MatRef<'_>,
+        b: MatRef<'_>,
+        beta: f32,
+        c: MatMut<'_>,
+        lines: &[usize],
+    ) -> Result<()> {
         if a.cols() != b.rows() {
             return Err(Error::ShapeMismatch {
                 op: "gemm",
@@ -216,26 +232,30 @@ impl Gemm {
         let (ars, acs) = a.strides();
         let (brs, bcs) = b.strides();
         let (crs, ccs) = c.strides();
+        let p = Problem {
+            m,
+            k,
+            n,
+            a: Strided {
+                ptr: a.as_ptr(),
+                rs: ars as isize,
+                cs: acs as isize,
+            },
+            b: Strided {
+                ptr: b.as_ptr(),
+                rs: brs as isize,
+                cs: bcs as isize,
+            },
+            c: c.into_mut_ptr(),
+            rsc: crs as isize,
+            csc: ccs as isize,
+            alpha,
+            beta,
+            c_rows_exclusive: true,
+        };
         // SAFETY: the views were validated on construction to fit their slices, C is a unique
         // borrow (so it cannot overlap A or B) with distinct cells, and the shapes agree.
-        unsafe {
-            self.sgemm(
-                m,
-                k,
-                n,
-                alpha,
-                a.as_ptr(),
-                ars as isize,
-                acs as isize,
-                b.as_ptr(),
-                brs as isize,
-                bcs as isize,
-                beta,
-                c.into_mut_ptr(),
-                crs as isize,
-                ccs as isize,
-            )
-        };
+        unsafe { driver::run_prefetching(&self.plan, p, lines) };
         Ok(())
     }
 }

@@ -52,6 +52,7 @@ pub mod neon_gemm;
 #[cfg(feature = "openblas")]
 pub mod openblas;
 pub mod pack;
+pub mod pages;
 pub mod rank_k;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -504,26 +505,28 @@ pub fn reference_cell(
 /// as gathering images already in cache (9.08-9.12 us).
 #[inline]
 pub fn prefetch_bytes(data: &[u8]) {
+    for q in (0..data.len()).step_by(64) {
+        prefetch_l2(data.as_ptr() as usize + q);
+    }
+}
+
+/// Asks the CPU to load the cache line holding byte address `addr` into L2 (a hint: it never
+/// faults, whatever the address, and changes no result).
+#[inline(always)]
+pub fn prefetch_l2(addr: usize) {
     #[cfg(target_arch = "x86_64")]
-    for q in (0..data.len()).step_by(64) {
-        // SAFETY: a prefetch never faults and has no architectural effect; SSE is part of the
-        // x86-64 baseline, and the pointer lies inside `data` (q < len).
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(
-                data.as_ptr().add(q).cast(),
-            )
-        };
-    }
+    // SAFETY: a prefetch never faults and has no architectural effect, whatever the address;
+    // SSE is part of the x86-64 baseline.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(addr as *const i8)
+    };
     #[cfg(target_arch = "aarch64")]
-    for q in (0..data.len()).step_by(64) {
-        // SAFETY: `prfm` never faults and has no architectural effect; the pointer lies inside
-        // `data` (q < len).
-        unsafe {
-            core::arch::asm!("prfm pldl2keep, [{0}]", in(reg) data.as_ptr().add(q), options(nostack, readonly, preserves_flags))
-        };
-    }
+    // SAFETY: `prfm` never faults and has no architectural effect, whatever the address.
+    unsafe {
+        core::arch::asm!("prfm pldl2keep, [{0}]", in(reg) addr, options(nostack, readonly, preserves_flags))
+    };
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let _ = data;
+    let _ = addr;
 }
 
 /// Asks the CPU to bring the cache lines of a block of C into L1 (a hint: no effect on any

@@ -41,13 +41,57 @@ pub struct RankK {
     /// Non-zero (an update with `alpha == 0` is `beta*W`, which the caller does).
     pub alpha: f32,
     pub beta: f32,
+    /// Cache lines to ask for while the update runs (see [`LinePrefetch`]).
+    pub prefetch: LinePrefetch,
+}
+
+/// Byte addresses of cache lines the update asks the CPU to load into L2 while it passes over
+/// `W`, one per block of rows (any left over at the end): the trainer's next mini-batches'
+/// images. Issued all at once, about 130 lines of random images held the core's fill buffers
+/// for about a microsecond (each miss waits on memory, and the core stalls once every buffer
+/// waits); spread over the update's 196 row blocks they overlap its arithmetic. The addresses
+/// need not be valid: a prefetch never faults and changes no result.
+#[derive(Clone, Copy, Debug)]
+pub struct LinePrefetch {
+    pub lines: *const usize,
+    pub len: usize,
+}
+
+impl LinePrefetch {
+    /// No lines.
+    pub const NONE: LinePrefetch = LinePrefetch {
+        lines: std::ptr::null(),
+        len: 0,
+    };
+
+    /// The lines of `lines` (which must outlive every use of the value).
+    pub fn of(lines: &[usize]) -> LinePrefetch {
+        LinePrefetch {
+            lines: lines.as_ptr(),
+            len: lines.len(),
+        }
+    }
+
+    /// Issues line `q` if there is one.
+    ///
+    /// # Safety
+    /// `lines` must be readable for `len` addresses (as made by [`LinePrefetch::of`], while its
+    /// slice lives).
+    #[inline(always)]
+    unsafe fn issue(&self, q: usize) {
+        if q < self.len {
+            // SAFETY: q < len (caller's contract for the slice).
+            super::prefetch_l2(unsafe { *self.lines.add(q) });
+        }
+    }
 }
 
 /// The update with `D`'s chunks of `NV` vectors held in registers while `W`'s rows stream past.
 ///
 /// # Safety
 /// The CPU must have `S`'s ISA (this is only inlined into the family's `#[target_feature]`
-/// wrapper), and `t` must describe valid memory as [`RankK`] says, with `t.k == K`,
+/// wrapper), and `t` must describe valid memory as [`RankK`] says (its `prefetch` lines
+/// readable as [`LinePrefetch`] says), with `t.k == K`,
 /// `1 <= K <= MAX_RANK_K` and `t.alpha != 0`. `W` must not overlap `X` or `D`.
 #[inline(always)]
 pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) {
@@ -56,23 +100,30 @@ pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) 
     let whole = t.cols / chunk * chunk;
     // SAFETY: forwarded contract; the chunks lie inside W's columns.
     unsafe {
+        // Prefetches ride along the first column chunk's row blocks (see LinePrefetch).
+        let mut issued = 0;
         match t.beta != 0.0 {
             true => {
                 for j0 in (0..whole).step_by(chunk) {
-                    chunk_pass::<S, K, NV, true, true>(t, j0);
+                    chunk_pass::<S, K, NV, true, true>(t, j0, &mut issued);
                 }
                 if whole < t.cols {
-                    chunk_pass::<S, K, NV, false, true>(t, whole);
+                    chunk_pass::<S, K, NV, false, true>(t, whole, &mut issued);
                 }
             }
             false => {
                 for j0 in (0..whole).step_by(chunk) {
-                    chunk_pass::<S, K, NV, true, false>(t, j0);
+                    chunk_pass::<S, K, NV, true, false>(t, j0, &mut issued);
                 }
                 if whole < t.cols {
-                    chunk_pass::<S, K, NV, false, false>(t, whole);
+                    chunk_pass::<S, K, NV, false, false>(t, whole, &mut issued);
                 }
             }
+        }
+        // More lines than row blocks: the rest now.
+        while issued < t.prefetch.len {
+            t.prefetch.issue(issued);
+            issued += 1;
         }
     }
 }
@@ -81,7 +132,8 @@ pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) 
 /// of `W`. `READ_W`: `beta != 0`, so the old `W` is read and kept as `fma(beta, w, alpha*S)`.
 ///
 /// # Safety
-/// As [`body`], with `j0 < t.cols` and, when `FULL`, `j0 + NV*LANES <= t.cols`.
+/// As [`body`], with `j0 < t.cols` and, when `FULL`, `j0 + NV*LANES <= t.cols`. `issued` counts
+/// the lines of `t.prefetch` issued so far.
 #[inline(always)]
 unsafe fn chunk_pass<
     S: Lanes,
@@ -92,6 +144,7 @@ unsafe fn chunk_pass<
 >(
     t: &RankK,
     j0: usize,
+    issued: &mut usize,
 ) {
     // SAFETY (every `S::` call below): the caller runs this with S's target features; the
     // pointers are inside the operands as noted at each access.
@@ -122,6 +175,9 @@ unsafe fn chunk_pass<
         // side (each chain is K FMAs, a mul and an FMA long); the rest one at a time.
         let mut i = 0;
         while i + ROWS <= t.rows {
+            // SAFETY: the caller's RankK holds a valid LinePrefetch.
+            t.prefetch.issue(*issued);
+            *issued += 1;
             rows_pass::<S, K, NV, FULL, READ_W, ROWS>(t, &dv, &masks, i, j0, alpha, beta);
             i += ROWS;
         }
@@ -237,6 +293,10 @@ pub(crate) const RANK_K_MAX_NV: usize = 2;
 /// As [`body`] (any CPU).
 pub unsafe fn scalar(t: &RankK) {
     for i in 0..t.rows {
+        if i % ROWS == 0 {
+            // SAFETY: the caller's RankK holds a valid LinePrefetch.
+            unsafe { t.prefetch.issue(i / ROWS) };
+        }
         for j in 0..t.cols {
             let mut s = 0.0f32;
             for p in 0..t.k {
@@ -257,5 +317,9 @@ pub unsafe fn scalar(t: &RankK) {
                 t.beta.mul_add(*w, t.alpha * s)
             };
         }
+    }
+    for q in t.rows.div_ceil(ROWS)..t.prefetch.len {
+        // SAFETY: as above.
+        unsafe { t.prefetch.issue(q) };
     }
 }

@@ -321,7 +321,11 @@ pub fn train_observed(
             // Later batches' images sit at random places in a 47 MB array: start fetching
             // them now so their gathers do not wait on memory.
             let ahead = batches.get(bi + PREFETCH_AHEAD).copied().unwrap_or(&[]);
-            prefetch_rows(&train.pixels, width, ahead.iter().map(|&i| i as usize));
+            let ahead = ahead.iter().map(|&i| i as usize);
+            match &mut small {
+                Some(step) => step.prefetch_during_next_step(&train.pixels, width, ahead),
+                None => prefetch_rows(&train.pixels, width, ahead),
+            }
             for (dst, &i) in labels.iter_mut().zip(chunk.iter()) {
                 *dst = train.labels[i as usize];
             }
