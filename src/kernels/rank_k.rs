@@ -100,7 +100,8 @@ pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) 
     let whole = t.cols / chunk * chunk;
     // SAFETY: forwarded contract; the chunks lie inside W's columns.
     unsafe {
-        // Prefetches ride along the first column chunk's row blocks (see LinePrefetch).
+        // Prefetches ride along the row blocks in order, one each, from the first column chunk
+        // on (see LinePrefetch).
         let mut issued = 0;
         match t.beta != 0.0 {
             true => {
