@@ -841,13 +841,13 @@ mod tests {
     #[test]
     fn worker_protocol_answers_and_refuses() {
         let mut out = Vec::new();
-        serve(&b"list\ntime sigmoid-4096 3\n"[..], &mut out).unwrap();
+        serve(&b"list\ntime sigmoid-2048 3\n"[..], &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].split(' ').any(|n| n == "gemm-256"));
         assert!(lines[1].parse::<u64>().unwrap() > 0);
         assert!(serve(&b"time no-such 3\n"[..], Vec::new()).is_err());
-        assert!(serve(&b"time sigmoid-4096 x\n"[..], Vec::new()).is_err());
+        assert!(serve(&b"time sigmoid-2048 x\n"[..], Vec::new()).is_err());
         assert!(serve(&b"bogus\n"[..], Vec::new()).is_err());
     }
 }

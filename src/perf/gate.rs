@@ -29,7 +29,7 @@ pub fn checks() -> Vec<Check> {
             reference: Box::new(move || c2.borrow_mut().reference()),
         }
     };
-    let sig = std::rc::Rc::new(std::cell::RefCell::new(SigmoidCase::new(4096)));
+    let sig = std::rc::Rc::new(std::cell::RefCell::new(SigmoidCase::new(2048)));
     let sig2 = sig.clone();
     let mut train = StepCase::new(&[784, 30, 10], 10);
     let mut small = SmallBatchCase::new(&[784, 30, 10], 10, &engine);
@@ -69,8 +69,8 @@ pub fn checks() -> Vec<Check> {
             true,
         ),
         Check {
-            name: "sigmoid-4096",
-            what: "our sigmoid vs a plain scalar sigmoid (no library calls), 4096 elements",
+            name: "sigmoid-2048",
+            what: "our sigmoid vs a plain scalar sigmoid (no library calls), 2048 elements",
             ours: Box::new(move || sig.borrow_mut().ours(&act)),
             reference: Box::new(move || sig2.borrow_mut().plain_reference()),
         },

@@ -11,7 +11,7 @@ use std::process::Command;
 pub const WORKLOADS: [(&str, usize, usize); 5] = [
     ("gemm-256", 1, 3),
     ("gemm-10x784x30", 10, 40),
-    ("sigmoid-4096", 10, 110),
+    ("sigmoid-2048", 20, 220),
     ("train-slice", 10, 60),
     ("small-batch-step", 10, 60),
 ];

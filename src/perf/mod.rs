@@ -130,20 +130,23 @@ impl Baseline {
         }
     }
 
-    /// The floor of `check` on `machine`: its own row's threshold, else the lowest threshold
-    /// any recorded machine has for the check, lowered by [`UNRECORDED_MARGIN`]. `None` when
-    /// no row has the check.
+    /// The floor of `check` on `machine`: its own row's threshold, else (no row for the
+    /// machine, or a row recorded before the check existed) the lowest threshold any recorded
+    /// machine has for the check, lowered by [`UNRECORDED_MARGIN`]. `None` when no row has the
+    /// check.
     pub fn floor(&self, machine: &str, check: &str) -> Option<f64> {
-        match self.machines.get(machine) {
-            Some(row) => row.ratios.get(check).map(|r| r.threshold),
-            None => self
-                .machines
-                .values()
-                .filter_map(|row| row.ratios.get(check))
-                .map(|r| r.threshold)
-                .min_by(f64::total_cmp)
-                .map(|t| t * (1.0 - UNRECORDED_MARGIN)),
-        }
+        self.machines
+            .get(machine)
+            .and_then(|row| row.ratios.get(check))
+            .map(|r| r.threshold)
+            .or_else(|| {
+                self.machines
+                    .values()
+                    .filter_map(|row| row.ratios.get(check))
+                    .map(|r| r.threshold)
+                    .min_by(f64::total_cmp)
+                    .map(|t| t * (1.0 - UNRECORDED_MARGIN))
+            })
     }
 }
 
@@ -368,6 +371,10 @@ mod tests {
                 recorded: vec!["a".into(), "b".into()]
             }
         );
+        // A check newer than a machine's row: that machine falls back to the loosest floor.
+        b.machines.insert("d".into(), row(&[("w", 3.0)]));
+        assert_eq!(b.floor("a", "w"), Some(3.0 * low));
+        assert_eq!(b.floor("d", "w"), Some(3.0));
     }
 
     #[test]
