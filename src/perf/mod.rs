@@ -224,6 +224,17 @@ pub fn gate(opts: &GateOptions, exe: &Path, log: &mut dyn FnMut(&str)) -> Result
     for mut check in gate::checks() {
         let mut m = gate::measure(&mut check, ROUNDS, SAMPLE);
         let threshold = old.as_ref().and_then(|b| b.floor(&machine, check.name));
+        // The header named this machine's own row; say when one check is not in it.
+        let own_row = old.as_ref().and_then(|b| b.machines.get(&machine));
+        let newer = own_row.is_some_and(|r| !r.ratios.contains_key(check.name));
+        if !opts.update && newer && threshold.is_some() {
+            log(&format!(
+                "{}: not in {machine}'s row (newer than it): held to the loosest recorded floor, \
+                 lowered {:.0} %",
+                check.name,
+                100.0 * UNRECORDED_MARGIN
+            ));
+        }
         let mut verdict = "pass";
         if !opts.update {
             match threshold {
