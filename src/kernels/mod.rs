@@ -55,6 +55,7 @@ pub mod pack;
 pub mod pages;
 pub mod rank_k;
 pub mod scalar;
+pub mod tile_loop;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_cpuid;
 
