@@ -10,8 +10,7 @@
 //! micro-panel's share of that set and the streamed A strip exceed its eight ways; the partial
 //! sums each tile loads then come from L2. Without the loads (a first k block) the cost nearly
 //! vanishes (98.0), and repeating one strip (its C lines stay in L1) gives 98.3. In the full
-//! GEMM the driver prefetches each tile's C lines one tile ahead, and keeping the partial sums
-//! off C's stride there measured no faster (see the README).
+//! GEMM, keeping the partial sums off C's stride measured no faster (see the README).
 
 use super::{GemmKernel, Tile};
 use std::time::Instant;
