@@ -647,6 +647,15 @@ pub fn bar_chart_svg(chart: &BarChart) -> String {
     axes(&mut s, area, &x, &y, "", &chart.y_label);
     let py = |v: f64| area.bottom - y.share(v) * (area.bottom - area.top);
     let zero = py(0.0);
+    // Labels wider than their bar's slot (about 0.6 em per character) would run into their
+    // neighbours: every other one then goes on a second line.
+    let widest = chart
+        .bar_labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let stagger = widest as f64 * 0.6 * FONT > 0.95 * slot;
     for (g, (_, vals)) in chart.groups.iter().enumerate() {
         for (b, &v) in vals.iter().enumerate() {
             let left = area.left + (g * (bars + 1) + b) as f64 * slot + 0.15 * slot;
@@ -666,7 +675,7 @@ pub fn bar_chart_svg(chart: &BarChart) -> String {
                     s,
                     "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{FONT}\" text-anchor=\"middle\">{}</text>",
                     left + 0.35 * slot,
-                    area.bottom + 18.0,
+                    area.bottom + 18.0 + if stagger && b % 2 == 1 { FONT + 1.0 } else { 0.0 },
                     esc(label)
                 );
             }
@@ -691,4 +700,48 @@ pub fn bar_chart_svg(chart: &BarChart) -> String {
 /// Writes `svg` to `path`.
 pub fn write(path: &Path, svg: &str) -> Result<()> {
     std::fs::write(path, svg).map_err(|e| draw_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The y coordinate of each `<text>` whose content is one of `labels`, in order.
+    fn label_ys(svg: &str, labels: &[&str]) -> Vec<f64> {
+        svg.lines()
+            .filter(|l| {
+                l.starts_with("<text")
+                    && labels.iter().any(|x| l.ends_with(&format!(">{x}</text>")))
+            })
+            .map(|l| {
+                let y = l.split("y=\"").nth(1).unwrap();
+                y[..y.find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bar_labels_go_on_two_lines_only_when_they_would_touch() {
+        let chart = |groups: usize, label: &str| BarChart {
+            title: "t".into(),
+            note: String::new(),
+            y_label: "y".into(),
+            bar_labels: vec![format!("{label}a"), format!("{label}b")],
+            groups: (0..groups)
+                .map(|g| (format!("g{g}"), vec![1.0, 2.0]))
+                .collect(),
+            y_range: None,
+        };
+        // Two short labels on wide bars: one line.
+        let ys = label_ys(&bar_chart_svg(&chart(1, "x")), &["xa", "xb"]);
+        assert_eq!(ys.len(), 2);
+        assert_eq!(ys[0], ys[1]);
+        // Long labels on 40 narrow bars: every second one a line lower.
+        let svg = bar_chart_svg(&chart(20, "longer-label"));
+        let ys = label_ys(&svg, &["longer-labela", "longer-labelb"]);
+        assert_eq!(ys.len(), 40);
+        for pair in ys.chunks(2) {
+            assert!(pair[1] > pair[0], "{pair:?}");
+        }
+    }
 }
