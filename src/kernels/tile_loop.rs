@@ -15,7 +15,7 @@
 use super::{GemmKernel, Tile};
 use std::time::Instant;
 
-/// What [`tile_loop_seconds`] runs.
+/// What [`tile_loop`] runs.
 #[derive(Clone, Copy, Debug)]
 pub struct TileLoop {
     /// Depth of each tile (a kc block).

@@ -647,15 +647,14 @@ pub fn bar_chart_svg(chart: &BarChart) -> String {
     axes(&mut s, area, &x, &y, "", &chart.y_label);
     let py = |v: f64| area.bottom - y.share(v) * (area.bottom - area.top);
     let zero = py(0.0);
-    // Labels wider than their bar's slot (about 0.6 em per character) would run into their
-    // neighbours: every other one then goes on a second line.
+    // Labels wider than their bar's slot would run into their neighbours: every other one then
+    // goes on a second line.
     let widest = chart
         .bar_labels
         .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    let stagger = widest as f64 * 0.6 * FONT > 0.95 * slot;
+        .map(|l| text_width(l, FONT))
+        .fold(0.0, f64::max);
+    let stagger = widest > 0.95 * slot;
     for (g, (_, vals)) in chart.groups.iter().enumerate() {
         for (b, &v) in vals.iter().enumerate() {
             let left = area.left + (g * (bars + 1) + b) as f64 * slot + 0.15 * slot;
