@@ -10,6 +10,12 @@ fn main() {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=VANISHING_RUSTC_VERSION={version}");
+    // The compiler flags this build was made with (cargo's unit-separated form), so that the
+    // perf gate can build its base revision with the very same flags: two builds that differ
+    // in function alignment or target features would differ in more than their sources.
+    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    println!("cargo:rustc-env=VANISHING_ENCODED_RUSTFLAGS={rustflags}");
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     // `--features openblas`: link the system OpenBLAS for the side-by-side GEMM bench (the
     // bindings come from cblas-sys, which links nothing itself). openblas-src's `system` mode
     // would do the same but builds a downloader (ureq, rustls) even then.

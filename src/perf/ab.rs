@@ -642,23 +642,42 @@ pub fn resolve_commit(repo: &Path, rev: &str) -> Result<String> {
     )
 }
 
-/// The base revision's `vanishing` binary, built once per commit in its own source tree and
-/// target directory under `<target>/perf-base/` and reused from there.
+/// The compiler flags the running binary was built with, in cargo's encoded form (flags
+/// separated by U+001F), as build.rs recorded them. The base is built with these, so the two
+/// sides of an A/B differ in their sources only: not in function alignment (.cargo/config.toml)
+/// or in `RUSTFLAGS` the head happened to be built with.
+pub const HEAD_ENCODED_RUSTFLAGS: &str = env!("VANISHING_ENCODED_RUSTFLAGS");
+
+/// A short, stable digest of the compiler flags (FNV-1a, 32 bits), which names the base build's
+/// cache entry: a base built with other flags is another build.
+pub fn flags_digest(encoded: &str) -> u32 {
+    encoded.bytes().fold(0x811c_9dc5, |h: u32, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The base revision's `vanishing` binary, built once per commit and set of compiler flags
+/// (the head's, [`HEAD_ENCODED_RUSTFLAGS`]) in its own source tree and target directory under
+/// `<target>/perf-base/` and reused from there.
 pub fn base_binary(repo: &Path, rev: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let commit = resolve_commit(repo, rev)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("target"));
     let root = target.join("perf-base");
-    let dir = root.join(&commit);
+    let dir = root.join(format!(
+        "{commit}-{:08x}",
+        flags_digest(HEAD_ENCODED_RUSTFLAGS)
+    ));
     let exe = dir.join("vanishing");
     if exe.is_file() {
         progress(&format!("base {rev} = {}: cached build", &commit[..12]));
         return Ok(exe);
     }
     progress(&format!(
-        "base {rev} = {}: building (once per commit)",
-        &commit[..12]
+        "base {rev} = {}: building (once per commit), with the head's compiler flags [{}]",
+        &commit[..12],
+        HEAD_ENCODED_RUSTFLAGS.replace('\u{1f}', " ")
     ));
     let src = dir.join("src");
     let _ = std::fs::remove_dir_all(&src);
@@ -694,6 +713,10 @@ pub fn base_binary(repo: &Path, rev: &str, progress: &mut dyn FnMut(&str)) -> Re
         .arg(&base_target)
         .current_dir(&src)
         .env_remove("CARGO_TARGET_DIR")
+        // The head's flags, whatever the base's own .cargo/config.toml says (this variable
+        // overrides it and RUSTFLAGS): same flags, so only the sources differ.
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_ENCODED_RUSTFLAGS", HEAD_ENCODED_RUSTFLAGS)
         .status()
         .map_err(|e| Error::Io {
             context: "running cargo for the base revision".into(),
@@ -730,6 +753,20 @@ pub fn has_worker(exe: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_base_cache_is_named_by_the_flags() {
+        // FNV-1a's published test vectors: "" and "a".
+        assert_eq!(flags_digest(""), 0x811c_9dc5);
+        assert_eq!(flags_digest("a"), 0xe40c_292c);
+        // Aligned and unaligned builds of one commit get different cache entries.
+        let aligned = "-C\u{1f}llvm-args=-align-all-functions=6";
+        assert_ne!(flags_digest(aligned), flags_digest(""));
+        assert_ne!(
+            flags_digest(aligned),
+            flags_digest("-C\u{1f}llvm-args=-align-all-functions=5")
+        );
+    }
 
     #[test]
     fn binomial_cdf_matches_small_cases() {
