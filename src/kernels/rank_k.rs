@@ -8,6 +8,12 @@
 //! `X`'s column is broadcast from where it lies. `k` is a compile-time constant of each body
 //! ([`MAX_RANK_K`] instances), so the loop over `k` unrolls and `D` stays in registers.
 //!
+//! That held form ([`body`]) needs `k` vectors of registers per vector of columns, which a
+//! family with 32 of them has (AVX-512, NEON). The streamed form ([`streamed_body`]) reads
+//! `D`'s row `p` from L1 again for every block of rows and so needs the same few registers at
+//! every depth; AVX2, with 16, runs it (measurements in `avx2_gemm`). Each family picks its
+//! form and block in its own file.
+//!
 //! The arithmetic is the GEMM contract's ([`super::reference_cell`]): each cell's sum `S` starts
 //! at `+0` and takes one fused multiply-add per term in `p` order, then the cell is `alpha*S`
 //! (`beta == 0`: `W` is not read) or `fma(beta, w, alpha*S)`. So the bits equal those of the
@@ -86,6 +92,108 @@ impl LinePrefetch {
     }
 }
 
+/// One column chunk `j0..j0 + NV*LANES` of `W` and `D` as every pass over it needs it: where it
+/// starts, which lanes of each vector are live, and the scalars splatted.
+///
+/// The passes over a chunk take `WHOLE`, a compile-time count of its vectors that lie wholly
+/// inside the columns (`NV` for every chunk but a ragged last one): those take plain loads and
+/// stores even in the ragged chunk, only the vectors after them masked ones (a masked store
+/// costs far more than a plain one on AMD's cores), with no test in the loops.
+struct Chunk<S: Lanes, const NV: usize> {
+    j0: usize,
+    masks: [S::Mask; NV],
+    alpha: S::V,
+    beta: S::V,
+}
+
+impl<S: Lanes, const NV: usize> Chunk<S, NV> {
+    /// The chunk at column `j0 < t.cols`.
+    ///
+    /// # Safety
+    /// The CPU must have `S`'s ISA.
+    #[inline(always)]
+    unsafe fn new(t: &RankK, j0: usize) -> Chunk<S, NV> {
+        // SAFETY: the caller runs this with S's target features.
+        unsafe {
+            let live = (t.cols - j0).min(NV * S::LANES);
+            let mut masks = [S::mask(live, 0); NV];
+            for (h, m) in masks.iter_mut().enumerate() {
+                *m = S::mask(live, h);
+            }
+            Chunk {
+                j0,
+                masks,
+                alpha: S::splat(t.alpha),
+                beta: S::splat(t.beta),
+            }
+        }
+    }
+
+    /// Vector `h` of the chunk in row `p` of a matrix at `base` with row stride `rs`: a plain
+    /// load when it is one of the `WHOLE` wholly live vectors, else only its live lanes.
+    ///
+    /// # Safety
+    /// The live lanes of that vector must be readable, all of them when it is whole; S's ISA.
+    #[inline(always)]
+    unsafe fn load<const WHOLE: usize>(
+        &self,
+        base: *const f32,
+        rs: isize,
+        p: usize,
+        h: usize,
+    ) -> S::V {
+        let at = base.wrapping_offset(p as isize * rs + (self.j0 + h * S::LANES) as isize);
+        // SAFETY: as the contract says.
+        unsafe {
+            if h < WHOLE {
+                S::load(at)
+            } else {
+                S::load_masked(at, self.masks[h])
+            }
+        }
+    }
+}
+
+/// The column-chunk loop both forms share: `$pass::<generics.., WHOLE, READ_W>(t, j0, issued)`
+/// over the chunks of `$nv` vectors in order, `WHOLE = $nv` for every chunk but a ragged last
+/// one, which gets the count of its wholly live vectors (`0..$nv`, at most 3); `READ_W` is
+/// `beta != 0`. Then the prefetch lines the passes left over. `issued` counts the lines issued
+/// so far: the passes issue one per block of rows, from the first chunk on (see
+/// [`LinePrefetch`]). A macro, not a function taking a closure: a closure would not inherit
+/// the family's target features, and its vector code would not inline.
+macro_rules! each_chunk {
+    ($S:ident, $t:ident, $nv:ident, $pass:ident::<$($g:ident),*>) => {{
+        let chunk = $nv * $S::LANES;
+        let whole = $t.cols / chunk * chunk;
+        let mut issued = 0;
+        macro_rules! over {
+            ($read_w:literal) => {{
+                for j0 in (0..whole).step_by(chunk) {
+                    $pass::<$($g,)* $nv, $read_w>($t, j0, &mut issued);
+                }
+                if whole < $t.cols {
+                    let live_vectors = ($t.cols - whole) / $S::LANES;
+                    debug_assert!(live_vectors < $nv && $nv <= 4);
+                    match live_vectors {
+                        0 => $pass::<$($g,)* 0, $read_w>($t, whole, &mut issued),
+                        1 => $pass::<$($g,)* 1, $read_w>($t, whole, &mut issued),
+                        2 => $pass::<$($g,)* 2, $read_w>($t, whole, &mut issued),
+                        _ => $pass::<$($g,)* 3, $read_w>($t, whole, &mut issued),
+                    }
+                }
+            }};
+        }
+        match $t.beta != 0.0 {
+            true => over!(true),
+            false => over!(false),
+        }
+        while issued < $t.prefetch.len {
+            $t.prefetch.issue(issued);
+            issued += 1;
+        }
+    }};
+}
+
 /// The update with `D`'s chunks of `NV` vectors held in registers while `W`'s rows stream past.
 ///
 /// # Safety
@@ -96,80 +204,39 @@ impl LinePrefetch {
 #[inline(always)]
 pub(crate) unsafe fn body<S: Lanes, const K: usize, const NV: usize>(t: &RankK) {
     debug_assert!(t.k == K && K >= 1 && K <= MAX_RANK_K);
-    let chunk = NV * S::LANES;
-    let whole = t.cols / chunk * chunk;
     // SAFETY: forwarded contract; the chunks lie inside W's columns.
-    unsafe {
-        // Prefetches ride along the row blocks in order, one each, from the first column chunk
-        // on (see LinePrefetch).
-        let mut issued = 0;
-        match t.beta != 0.0 {
-            true => {
-                for j0 in (0..whole).step_by(chunk) {
-                    chunk_pass::<S, K, NV, true, true>(t, j0, &mut issued);
-                }
-                if whole < t.cols {
-                    chunk_pass::<S, K, NV, false, true>(t, whole, &mut issued);
-                }
-            }
-            false => {
-                for j0 in (0..whole).step_by(chunk) {
-                    chunk_pass::<S, K, NV, true, false>(t, j0, &mut issued);
-                }
-                if whole < t.cols {
-                    chunk_pass::<S, K, NV, false, false>(t, whole, &mut issued);
-                }
-            }
-        }
-        // More lines than row blocks: the rest now.
-        while issued < t.prefetch.len {
-            t.prefetch.issue(issued);
-            issued += 1;
-        }
-    }
+    unsafe { each_chunk!(S, t, NV, chunk_pass::<S, K, NV>) }
 }
 
-/// One column chunk `j0..j0 + NV*LANES` (only its live columns when not `FULL`) of every row
+/// One column chunk `j0..j0 + NV*LANES` (only its live columns when `WHOLE < NV`) of every row
 /// of `W`. `READ_W`: `beta != 0`, so the old `W` is read and kept as `fma(beta, w, alpha*S)`.
 ///
 /// # Safety
-/// As [`body`], with `j0 < t.cols` and, when `FULL`, `j0 + NV*LANES <= t.cols`. `issued` counts
+/// As [`body`], with `j0 < t.cols` and the chunk's first `WHOLE` vectors inside the columns
+/// (all of them: `j0 + NV*LANES <= t.cols`, when `WHOLE == NV`). `issued` counts
 /// the lines of `t.prefetch` issued so far.
 #[inline(always)]
 unsafe fn chunk_pass<
     S: Lanes,
     const K: usize,
     const NV: usize,
-    const FULL: bool,
+    const WHOLE: usize,
     const READ_W: bool,
 >(
     t: &RankK,
     j0: usize,
     issued: &mut usize,
 ) {
-    // SAFETY (every `S::` call below): the caller runs this with S's target features; the
-    // pointers are inside the operands as noted at each access.
+    // SAFETY (every call below): the caller runs this with S's target features; the pointers
+    // are inside the operands as noted at each access.
     unsafe {
-        let alpha = S::splat(t.alpha);
-        let beta = S::splat(t.beta);
-        let live = (t.cols - j0).min(NV * S::LANES);
-        // All-ones for the vectors before the ragged one, none after it.
-        let mut masks = [S::mask(live, 0); NV];
-        for (h, m) in masks.iter_mut().enumerate() {
-            *m = S::mask(live, h);
-        }
+        let c = Chunk::<S, NV>::new(t, j0);
         // D's chunk: K rows of NV vectors, zero past the live columns.
         let mut dv = [[S::zero(); NV]; K];
         for (p, row) in dv.iter_mut().enumerate() {
-            let dp = t.d.wrapping_offset(p as isize * t.rsd + j0 as isize);
             for (h, v) in row.iter_mut().enumerate() {
-                // SAFETY: row p < k of D at columns j0 + h*LANES..: all readable when FULL,
-                // else only the mask's (live) lanes are read.
-                *v = if FULL {
-                    S::load(dp.add(h * S::LANES))
-                } else {
-                    S::load_masked(dp.add(h * S::LANES), masks[h])
-                };
+                // SAFETY: row p < k of D at the chunk's columns (its live lanes).
+                *v = c.load::<WHOLE>(t.d, t.rsd, p, h);
             }
         }
         // Rows go ROWS at a time, so the out-of-order core sees independent FMA chains side by
@@ -179,11 +246,11 @@ unsafe fn chunk_pass<
             // SAFETY: the caller's RankK holds a valid LinePrefetch.
             t.prefetch.issue(*issued);
             *issued += 1;
-            rows_pass::<S, K, NV, FULL, READ_W, ROWS>(t, &dv, &masks, i, j0, alpha, beta);
+            rows_pass::<S, K, NV, WHOLE, READ_W, ROWS>(t, &dv, &c, i);
             i += ROWS;
         }
         while i < t.rows {
-            rows_pass::<S, K, NV, FULL, READ_W, 1>(t, &dv, &masks, i, j0, alpha, beta);
+            rows_pass::<S, K, NV, WHOLE, READ_W, 1>(t, &dv, &c, i);
             i += 1;
         }
     }
@@ -196,24 +263,20 @@ const ROWS: usize = 4;
 /// then the epilogue and the stores.
 ///
 /// # Safety
-/// As [`chunk_pass`], with `i + R <= t.rows`; `dv` is `D`'s chunk at `j0`, `masks` its lanes.
+/// As [`chunk_pass`], with `i + R <= t.rows`; `dv` is `D`'s chunk `c`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn rows_pass<
     S: Lanes,
     const K: usize,
     const NV: usize,
-    const FULL: bool,
+    const WHOLE: usize,
     const READ_W: bool,
     const R: usize,
 >(
     t: &RankK,
     dv: &[[S::V; NV]; K],
-    masks: &[S::Mask; NV],
+    c: &Chunk<S, NV>,
     i: usize,
-    j0: usize,
-    alpha: S::V,
-    beta: S::V,
 ) {
     // SAFETY (every `S::` call below): the caller runs this with S's target features; the
     // pointers are inside the operands as noted at each access.
@@ -228,29 +291,146 @@ unsafe fn rows_pass<
                 }
             }
         }
+        finish_rows::<S, NV, WHOLE, READ_W, R>(t, &acc, c, i);
+    }
+}
+
+/// The epilogue of rows `i..i+R` of one column chunk: each sum `s` becomes `alpha*s`, or
+/// `fma(beta, w, alpha*s)` when `READ_W`, and is stored into `W`.
+///
+/// # Safety
+/// As [`rows_pass`]; `acc` holds the rows' finished sums.
+#[inline(always)]
+unsafe fn finish_rows<
+    S: Lanes,
+    const NV: usize,
+    const WHOLE: usize,
+    const READ_W: bool,
+    const R: usize,
+>(
+    t: &RankK,
+    acc: &[[S::V; NV]; R],
+    c: &Chunk<S, NV>,
+    i: usize,
+) {
+    // SAFETY (every `S::` call below): the caller runs this with S's target features; the
+    // pointers are inside W as noted at each access.
+    unsafe {
         for (r, row) in acc.iter().enumerate() {
-            let wi = t.w.wrapping_offset((i + r) as isize * t.rsw + j0 as isize);
             for (h, &s) in row.iter().enumerate() {
-                let wp = wi.add(h * S::LANES);
-                let mut v = S::mul(alpha, s);
+                let mut v = S::mul(c.alpha, s);
                 if READ_W {
-                    // SAFETY: row i + r < rows of W, the chunk's columns (live lanes only when
-                    // ragged).
-                    let old = if FULL {
-                        S::load(wp)
-                    } else {
-                        S::load_masked(wp, masks[h])
-                    };
-                    v = S::fmadd(beta, old, v);
+                    // SAFETY: row i + r < rows of W at the chunk's columns (its live lanes).
+                    let old = c.load::<WHOLE>(t.w, t.rsw, i + r, h);
+                    v = S::fmadd(c.beta, old, v);
                 }
+                let wp =
+                    t.w.wrapping_offset((i + r) as isize * t.rsw + (c.j0 + h * S::LANES) as isize);
                 // SAFETY: as the load.
-                if FULL {
+                if h < WHOLE {
                     S::store(wp, v);
                 } else {
-                    S::store_masked(wp, masks[h], v);
+                    S::store_masked(wp, c.masks[h], v);
                 }
             }
         }
+    }
+}
+
+/// The update with `D`'s chunk read again from L1 for every block of `R` rows, instead of held
+/// in registers ([`body`]): for each `p`, `NV` vectors of `D`'s row `p` and `R` broadcasts of
+/// `X` feed `R x NV` fused multiply-adds. It takes `R*NV + NV + 1` vector registers whatever
+/// the depth, so a family with 16 of them (AVX2) can keep a 4x2 or 2x4 block of sums where
+/// the held form, needing `K*NV` registers for `D` alone, spills at the book's depth of 10.
+/// Same recurrence per cell (from +0, `p` in order, then the same epilogue), so the same bits.
+///
+/// # Safety
+/// As [`body`].
+// Only the AVX2 family runs the streamed form; other targets build it unused.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+pub(crate) unsafe fn streamed_body<S: Lanes, const K: usize, const NV: usize, const R: usize>(
+    t: &RankK,
+) {
+    debug_assert!(t.k == K && K >= 1 && K <= MAX_RANK_K);
+    // SAFETY: forwarded contract; the chunks lie inside W's columns.
+    unsafe { each_chunk!(S, t, NV, streamed_chunk::<S, K, NV, R>) }
+}
+
+/// One column chunk of [`streamed_body`]: blocks of `R` rows, then the rest one at a time.
+///
+/// # Safety
+/// As [`chunk_pass`].
+// Only the AVX2 family runs the streamed form; other targets build it unused.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn streamed_chunk<
+    S: Lanes,
+    const K: usize,
+    const NV: usize,
+    const R: usize,
+    const WHOLE: usize,
+    const READ_W: bool,
+>(
+    t: &RankK,
+    j0: usize,
+    issued: &mut usize,
+) {
+    // SAFETY (every call below): as chunk_pass; the caller runs this with S's target features.
+    unsafe {
+        let c = Chunk::<S, NV>::new(t, j0);
+        let mut i = 0;
+        while i + R <= t.rows {
+            t.prefetch.issue(*issued);
+            *issued += 1;
+            streamed_rows::<S, K, NV, WHOLE, READ_W, R>(t, &c, i);
+            i += R;
+        }
+        while i < t.rows {
+            streamed_rows::<S, K, NV, WHOLE, READ_W, 1>(t, &c, i);
+            i += 1;
+        }
+    }
+}
+
+/// Rows `i..i+R` of one column chunk of [`streamed_body`]: `D`'s chunk row by row from memory.
+///
+/// # Safety
+/// As [`rows_pass`].
+// Only the AVX2 family runs the streamed form; other targets build it unused.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn streamed_rows<
+    S: Lanes,
+    const K: usize,
+    const NV: usize,
+    const WHOLE: usize,
+    const READ_W: bool,
+    const R: usize,
+>(
+    t: &RankK,
+    c: &Chunk<S, NV>,
+    i: usize,
+) {
+    // SAFETY (every `S::` call below): the caller runs this with S's target features; the
+    // pointers are inside the operands as noted at each access.
+    unsafe {
+        let mut acc = [[S::zero(); NV]; R];
+        for p in 0..K {
+            let mut dv = [S::zero(); NV];
+            for (h, v) in dv.iter_mut().enumerate() {
+                // SAFETY: row p < k of D at the chunk's columns (its live lanes).
+                *v = c.load::<WHOLE>(t.d, t.rsd, p, h);
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                // SAFETY: X[p][i + r] with p < k and i + r < rows.
+                let xb = S::broadcast(t.x.wrapping_offset(p as isize * t.rsx + (i + r) as isize));
+                for (a, &d) in row.iter_mut().zip(&dv) {
+                    *a = S::fmadd(xb, d, *a);
+                }
+            }
+        }
+        finish_rows::<S, NV, WHOLE, READ_W, R>(t, &acc, c, i);
     }
 }
 
