@@ -744,11 +744,13 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Machines(args) => cli::machines::run(args),
         Command::PerfWorker => {
+            vanishing::perf::workloads::single_thread_pool();
             let stdin = std::io::stdin();
             vanishing::perf::ab::serve(stdin.lock(), std::io::stdout().lock())
                 .map_err(|e| (2, e.to_string()))
         }
         Command::PerfWorkload { name, iters } => {
+            vanishing::perf::workloads::single_thread_pool();
             vanishing::perf::instructions::run_workload(&name, iters)
                 .map_err(|e| (2, e.to_string()))
         }

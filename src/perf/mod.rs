@@ -7,6 +7,7 @@ pub mod ab_gate;
 pub mod gate;
 pub mod image;
 pub mod instructions;
+pub mod placed;
 pub mod workloads;
 
 use crate::error::{Error, Result};

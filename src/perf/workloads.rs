@@ -1,6 +1,7 @@
 //! Fixed, deterministic workloads: what the gate times and what callgrind counts. Inputs are
 //! synthetic (seeded), so nothing depends on files or on the machine.
 
+use super::placed::{Placed, Slot};
 use crate::activation::ActivationKernels;
 use crate::gemm::{Gemm, MatMut, MatRef};
 use crate::nn::batched::{Engine, SgdParams, Workspace};
@@ -20,60 +21,65 @@ pub fn fixed_vec(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// A GEMM problem `m x k` times `k x n` (A stored transposed when `at`).
+/// A GEMM problem `m x k` times `k x n` (A stored transposed when `at`). A, B and C sit in one
+/// buffer ([`Placed`]), each on a 64-byte boundary, 1 KiB apart modulo 4 KiB: the same layout
+/// in every build and process.
 pub struct GemmCase {
     pub m: usize,
     pub k: usize,
     pub n: usize,
     pub at: bool,
-    a: Vec<f32>,
-    b: Vec<f32>,
-    c: Vec<f32>,
+    abc: Placed,
 }
+
+/// Where a [`GemmCase`]'s A, B and C start within a 4 KiB page, in bytes.
+const GEMM_PAGE_OFFSETS: [usize; 3] = [0, 1024, 2048];
 
 impl GemmCase {
     pub fn new(m: usize, k: usize, n: usize, at: bool) -> GemmCase {
-        GemmCase {
-            m,
-            k,
-            n,
-            at,
-            a: fixed_vec(m * k, 1),
-            b: fixed_vec(k * n, 2),
-            c: vec![0.0; m * n],
-        }
+        let lens = [m * k, k * n, m * n];
+        let mut abc = Placed::new(&std::array::from_fn::<Slot, 3, _>(|i| Slot {
+            len: lens[i],
+            page_offset_bytes: GEMM_PAGE_OFFSETS[i],
+        }));
+        let [a, b, _] = abc.parts::<3>();
+        a.copy_from_slice(&fixed_vec(m * k, 1));
+        b.copy_from_slice(&fixed_vec(k * n, 2));
+        GemmCase { m, k, n, at, abc }
     }
 
     /// One product with our GEMM (single thread).
     pub fn ours(&mut self, g: &Gemm) {
         let (m, k, n) = (self.m, self.k, self.n);
+        let [a, b, c] = self.abc.parts::<3>();
         let a = if self.at {
-            MatRef::row_major(&self.a, k, m).expect("sized above").t()
+            MatRef::row_major(a, k, m).expect("sized above").t()
         } else {
-            MatRef::row_major(&self.a, m, k).expect("sized above")
+            MatRef::row_major(a, m, k).expect("sized above")
         };
-        let b = MatRef::row_major(&self.b, k, n).expect("sized above");
-        let c = MatMut::row_major(&mut self.c, m, n).expect("sized above");
+        let b = MatRef::row_major(b, k, n).expect("sized above");
+        let c = MatMut::row_major(c, m, n).expect("sized above");
         g.gemm(1.0, a, b, 0.0, c).expect("shapes agree");
-        black_box(&self.c);
+        black_box(self.abc.get(2));
     }
 
     /// The same product with the system OpenBLAS (single thread once
     /// [`crate::kernels::openblas::single_thread`] was called).
     #[cfg(feature = "openblas")]
     pub fn openblas(&mut self) {
+        let [a, b, c] = self.abc.parts::<3>();
         crate::kernels::openblas::sgemm(crate::kernels::openblas::RowMajorSgemm {
             m: self.m,
             k: self.k,
             n: self.n,
             alpha: 1.0,
-            a: &self.a,
+            a,
             a_transposed: self.at,
-            b: &self.b,
+            b,
             beta: 0.0,
-            c: &mut self.c,
+            c,
         });
-        black_box(&self.c);
+        black_box(self.abc.get(2));
     }
 
     /// The same product with matrixmultiply.
@@ -84,6 +90,7 @@ impl GemmCase {
         } else {
             (k as isize, 1)
         };
+        let [a, b, c] = self.abc.parts::<3>();
         // SAFETY: the buffers hold the m x k, k x n and m x n extents these strides describe.
         unsafe {
             matrixmultiply::sgemm(
@@ -91,69 +98,56 @@ impl GemmCase {
                 k,
                 n,
                 1.0,
-                self.a.as_ptr(),
+                a.as_ptr(),
                 rsa,
                 csa,
-                self.b.as_ptr(),
+                b.as_ptr(),
                 n as isize,
                 1,
                 0.0,
-                self.c.as_mut_ptr(),
+                c.as_mut_ptr(),
                 n as isize,
                 1,
             );
         }
-        black_box(&self.c);
+        black_box(self.abc.get(2));
     }
 }
 
 /// Sigmoid over a fixed vector: ours, or the scalar `1/(1+exp(-x))` loop.
 ///
-/// Input and output sit in one buffer at a fixed layout: both start on a 64-byte boundary and
-/// the output starts 2 KiB past the input modulo 4 KiB. With two separate `Vec`s the layout
-/// depended on what the process had allocated before, and a 512-bit pass over unaligned data
-/// is 3-4 % slower than over aligned data: an unrelated change moved this workload by 5 %.
-/// The 2 KiB distance keeps every load far from the 4 KiB alias of a pending store: the layout
-/// before this one put the output 64 bytes past the input modulo 4 KiB, so a load one vector
-/// ahead could be held behind a store to the same page offset (4K aliasing).
+/// Input and output sit in one buffer at a fixed layout ([`Placed`]): both start on a 64-byte
+/// boundary and the output starts 2 KiB past the input modulo 4 KiB. With two separate `Vec`s
+/// the layout depended on what the process had allocated before, and a 512-bit pass over
+/// unaligned data is 3-4 % slower than over aligned data: an unrelated change moved this
+/// workload by 5 %. The 2 KiB distance keeps every load far from the 4 KiB alias of a pending
+/// store: the layout before this one put the output 64 bytes past the input modulo 4 KiB, so a
+/// load one vector ahead could be held behind a store to the same page offset (4K aliasing).
 pub struct SigmoidCase {
-    buf: Vec<f32>,
-    x_start: usize,
-    y_start: usize,
-    n: usize,
+    xy: Placed,
 }
-
-/// Distance, modulo one 4 KiB page, from the input's first float to the output's, in floats.
-const SIGMOID_OFFSET: usize = 512;
-
-/// Floats in a 4 KiB page.
-const PAGE_FLOATS: usize = 1024;
 
 impl SigmoidCase {
     pub fn new(n: usize) -> SigmoidCase {
-        // The output starts at the first float past the input's end that lies SIGMOID_OFFSET
-        // floats on from the input modulo a page.
-        let y_rel = n + (SIGMOID_OFFSET + PAGE_FLOATS - n % PAGE_FLOATS) % PAGE_FLOATS;
-        let mut buf = vec![0.0f32; y_rel + n + 16];
-        // Floats to skip so the input starts on a 64-byte boundary.
-        let x_start = buf.as_ptr().align_offset(64).min(16);
-        for (o, v) in buf[x_start..x_start + n].iter_mut().zip(fixed_vec(n, 3)) {
+        let mut xy = Placed::new(&[
+            Slot {
+                len: n,
+                page_offset_bytes: 0,
+            },
+            Slot {
+                len: n,
+                page_offset_bytes: 2048,
+            },
+        ]);
+        for (o, v) in xy.get_mut(0).iter_mut().zip(fixed_vec(n, 3)) {
             *o = v * 20.0;
         }
-        SigmoidCase {
-            buf,
-            x_start,
-            y_start: x_start + y_rel,
-            n,
-        }
+        SigmoidCase { xy }
     }
 
     fn split(&mut self) -> (&[f32], &mut [f32]) {
-        let (head, tail) = self.buf.split_at_mut(self.y_start);
-        (
-            &head[self.x_start..self.x_start + self.n],
-            &mut tail[..self.n],
-        )
+        let [x, y] = self.xy.parts::<2>();
+        (x, y)
     }
 
     pub fn ours(&mut self, k: &ActivationKernels) {
@@ -304,10 +298,9 @@ impl SmallBatchCase {
 /// (beta = decay, so W is read and written, unlike a plain product), over the whole padded rows
 /// as the step runs it (see [`crate::nn::small_batch`]).
 pub struct UpdateCase {
-    x: Vec<f32>,
-    delta: Vec<f32>,
-    w: Vec<f32>,
-    off: usize,
+    /// X (10 x 784), delta (10 x 32) and W^T (784 x 32), placed ([`Placed`]) 1 KiB apart
+    /// modulo 4 KiB, each on a 64-byte boundary (W's rows then lie on lines, as the step's do).
+    xdw: Placed,
 }
 
 impl UpdateCase {
@@ -317,32 +310,35 @@ impl UpdateCase {
     const BATCH: usize = 10;
 
     pub fn new() -> UpdateCase {
-        let w = fixed_vec(Self::N_IN * Self::STRIDE + 16, 3);
-        let off = w.as_ptr().align_offset(64).min(16);
-        UpdateCase {
-            x: fixed_vec(Self::BATCH * Self::N_IN, 1),
-            delta: fixed_vec(Self::BATCH * Self::STRIDE, 2),
-            w,
-            off,
+        let lens = [
+            Self::BATCH * Self::N_IN,
+            Self::BATCH * Self::STRIDE,
+            Self::N_IN * Self::STRIDE,
+        ];
+        let mut xdw = Placed::new(&std::array::from_fn::<Slot, 3, _>(|i| Slot {
+            len: lens[i],
+            page_offset_bytes: GEMM_PAGE_OFFSETS[i],
+        }));
+        for (i, seed) in [1, 2, 3].into_iter().enumerate() {
+            xdw.get_mut(i).copy_from_slice(&fixed_vec(lens[i], seed));
         }
+        UpdateCase { xdw }
     }
 
     /// One update.
     pub fn run(&mut self, g: &Gemm) {
         let (n_in, rs, k) = (Self::N_IN, Self::STRIDE, Self::BATCH);
         let decay = 1.0 - STEP_PARAMS.eta * STEP_PARAMS.lambda / STEP_PARAMS.train_size as f32;
-        let w = &mut self.w[self.off..self.off + n_in * rs];
+        let [x, delta, w] = self.xdw.parts::<3>();
         g.gemm(
             -STEP_PARAMS.eta / k as f32,
-            MatRef::row_major(&self.x, k, n_in)
-                .expect("sized above")
-                .t(),
-            MatRef::new(&self.delta, k, rs, rs, 1).expect("sized above"),
+            MatRef::row_major(x, k, n_in).expect("sized above").t(),
+            MatRef::new(delta, k, rs, rs, 1).expect("sized above"),
             decay,
             MatMut::new(w, n_in, rs, rs, 1).expect("sized above"),
         )
         .expect("shapes agree");
-        black_box(&self.w);
+        black_box(self.xdw.get(2));
     }
 }
 
@@ -355,38 +351,52 @@ impl Default for UpdateCase {
 /// The fused bias + activation pass over a `rows x cols` layer output (sigmoid, with its
 /// derivative written beside it), as the forward pass runs it.
 pub struct BiasActCase {
-    z: Vec<f32>,
-    bias: Vec<f32>,
-    deriv: Vec<f32>,
-    start: Vec<f32>,
+    /// The pre-activations (overwritten each pass), the bias, the derivative and the
+    /// pre-activations' starting values, placed ([`Placed`]) 1 KiB apart modulo 4 KiB.
+    zbds: Placed,
 }
 
 impl BiasActCase {
     pub fn new(rows: usize, cols: usize) -> BiasActCase {
+        let lens = [rows * cols, cols, rows * cols, rows * cols];
+        let mut zbds = Placed::new(&std::array::from_fn::<Slot, 4, _>(|i| Slot {
+            len: lens[i],
+            page_offset_bytes: 1024 * i,
+        }));
         let start: Vec<f32> = fixed_vec(rows * cols, 5)
             .into_iter()
             .map(|v| v * 8.0)
             .collect();
-        BiasActCase {
-            z: start.clone(),
-            bias: fixed_vec(cols, 6),
-            deriv: vec![0.0; rows * cols],
-            start,
-        }
+        zbds.get_mut(1).copy_from_slice(&fixed_vec(cols, 6));
+        zbds.get_mut(3).copy_from_slice(&start);
+        BiasActCase { zbds }
     }
 
     /// One pass (on a fresh copy of the pre-activations, so every pass sees the same inputs).
     pub fn run(&mut self, k: &ActivationKernels) {
-        self.z.copy_from_slice(&self.start);
-        k.bias_activation(
-            Activation::Sigmoid,
-            &mut self.z,
-            &self.bias,
-            &mut self.deriv,
-        )
-        .expect("sized above");
-        black_box(&self.deriv);
+        let [z, bias, deriv, start] = self.zbds.parts::<4>();
+        z.copy_from_slice(start);
+        k.bias_activation(Activation::Sigmoid, z, bias, deriv)
+            .expect("sized above");
+        black_box(self.zbds.get(2));
     }
+}
+
+/// Makes the calling thread the only thread of rayon's global pool, before any workload is
+/// built. Every workload runs on one thread, but `Gemm::new` asks rayon for its thread count,
+/// which would start the pool and one worker thread beside this one. Under cachegrind that
+/// idle worker's start-up and spinning are counted with the workload, and how long it spins
+/// depends on how the host schedules valgrind: two builds of one program measured +0.19 %
+/// instructions apart in the gate when their count runs shared the machine, and 0.00 % alone.
+/// Workers of the paired timing take the same pool, so what is timed is what is counted.
+/// For the worker processes (`perf-worker`, `perf-workload`) only: a test process's threads
+/// need rayon's usual pool.
+pub fn single_thread_pool() {
+    // An error means the pool exists already (a second call): nothing to do.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .use_current_thread()
+        .build_global();
 }
 
 /// One iteration of a built workload.
