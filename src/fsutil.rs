@@ -53,9 +53,45 @@ pub fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The source checkout this executable was built in: the nearest directory above the running
+/// executable that holds this crate's `Cargo.toml` and `src/lib.rs` (cargo puts its builds
+/// under `<checkout>/target/<profile>/`), or `None` (a target directory elsewhere, a copied
+/// binary).
+///
+/// Found at run time on purpose: a path compiled in (`env!("CARGO_MANIFEST_DIR")`) makes two
+/// builds of the same code in two directories different programs, so the perf gate's base
+/// build, made from a copy of the sources under `target/perf-base/`, could never load the same
+/// image as the head even after a change to the README alone, and its rodata (and every
+/// address after it) moved with the directory name's length.
+pub fn source_checkout() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .find(|d| {
+            d.join("src").join("lib.rs").is_file()
+                && std::fs::read_to_string(d.join("Cargo.toml"))
+                    .is_ok_and(|t| t.contains("name = \"vanishing\""))
+        })
+        .map(Path::to_path_buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A test executable lives under `<checkout>/target/`: the checkout it finds is the one
+    /// cargo built it from.
+    #[test]
+    fn the_source_checkout_is_the_one_this_test_was_built_in() {
+        let manifest = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        if !exe.starts_with(&manifest) {
+            eprintln!("skipped: the target directory is outside the checkout");
+            return;
+        }
+        let found = source_checkout().map(|d| std::fs::canonicalize(d).unwrap());
+        assert_eq!(found, Some(manifest));
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary() {

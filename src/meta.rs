@@ -43,10 +43,12 @@ impl Machine {
     }
 }
 
-/// The source tree's git revision (with `-dirty` when sources outside results/ have uncommitted
-/// changes), or "unknown".
+/// The git revision of the checkout this executable was built in
+/// ([`crate::fsutil::source_checkout`], else the current directory), with `-dirty` when sources
+/// outside results/ have uncommitted changes, or "unknown".
 pub fn git_revision() -> String {
-    let dir = env!("CARGO_MANIFEST_DIR");
+    let dir = crate::fsutil::source_checkout().unwrap_or_else(|| ".".into());
+    let dir = dir.as_path();
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -57,7 +59,7 @@ pub fn git_revision() -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(rev) if sources_dirty(std::path::Path::new(dir)) => format!("{rev}-dirty"),
+        Some(rev) if sources_dirty(dir) => format!("{rev}-dirty"),
         Some(rev) => rev,
         None => "unknown".into(),
     }

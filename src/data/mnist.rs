@@ -50,7 +50,8 @@ pub use super::{Dataset, Splits, PIXEL_SCALE};
 pub type Mnist = Splits;
 
 /// The MNIST directory to use: `explicit` if given, else `VANISHING_MNIST_DIR`, else `data/mnist`
-/// in the current directory, else the `data/mnist` shipped beside this crate's sources.
+/// in the current directory, else the `data/mnist` of the checkout this executable was built in
+/// ([`crate::fsutil::source_checkout`]; `data/mnist` when there is none, for the error message).
 pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
@@ -62,7 +63,7 @@ pub fn resolve_dir(explicit: Option<&Path>) -> PathBuf {
     if local.is_dir() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+    crate::fsutil::source_checkout().map_or(local, |root| root.join("data/mnist"))
 }
 
 fn data_err(path: &Path, problem: impl Into<String>) -> Error {
