@@ -41,7 +41,7 @@ fn seconds_per_call(case: &mut GemmCase, g: &Gemm, slice: Duration, tries: usize
 fn candidate_blockings(k: &GemmKernel) -> Vec<Blocking> {
     let base = Blocking::detected(k.mr, k.nr);
     let mut out = vec![base];
-    for kc in [256, 384, 512] {
+    for kc in [256, 512, base.kc] {
         for mc_tiles in [base.mc / k.mr, 2 * base.mc / k.mr] {
             let b = Blocking {
                 mc: (mc_tiles * k.mr).max(k.mr),
