@@ -105,7 +105,9 @@ fn gemm_kernels_stay_inside_their_operands() {
         let ns = [1, 3, nr - 1, nr + 1, 2 * nr + 5];
         for &m in &ms {
             for &n in &ns {
-                for k in [1, 2, 7] {
+                // Depth 33: two whole 16-column blocks and a ragged column of a panel packer
+                // (the AVX-512 12-row one reads A's rows 16 floats at a time).
+                for k in [1, 2, 7, 33] {
                     // Row-major A (m x k) and B (k x n), and their transposes (column-major).
                     for transposed in [false, true] {
                         for at_end in [true, false] {

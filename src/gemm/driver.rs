@@ -400,7 +400,7 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                 let (apk, ars, acs, astep) = if pack_all_a {
                     let buf = aligned(abuf, mb.div_ceil(mr) * mr * kb);
                     // SAFETY: the block is inside A's extent; `buf` was sized for it.
-                    unsafe { pack_a(mb, kb, a_blk, buf, mr) };
+                    unsafe { pack_a(mb, kb, a_blk, buf, mr, plan.kernel.pack_a_panel) };
                     (buf.as_ptr(), 1, mr as isize, (mr * kb) as isize)
                 } else {
                     (a_blk.ptr, a_blk.rs, a_blk.cs, mr as isize * a_blk.rs)

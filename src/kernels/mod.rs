@@ -121,7 +121,18 @@ pub struct GemmKernel {
     /// Columns of the register tile.
     pub nr: usize,
     tile: unsafe fn(&Tile),
+    /// The family's packer for one whole `mr`-row panel of A with contiguous rows, where it
+    /// has one; `None`: the portable packer ([`pack::pack_a`]) does all of A.
+    pub(crate) pack_a_panel: Option<PackAPanel>,
 }
+
+/// Packs one whole `mr`-row panel of A whose rows are contiguous: `(src, rs, depth, dst)`,
+/// `dst[p*mr + i] = src[i*rs + p]`.
+///
+/// # Safety
+/// The CPU runs the kernel's family; `src.offset(i*rs + p)` is readable for `i < mr`,
+/// `p < depth`; `dst` holds `mr*depth` floats.
+pub type PackAPanel = unsafe fn(*const f32, isize, usize, &mut [f32]);
 
 /// Every microkernel this build has, one line each: family, tile, entry point. Every one is
 /// always built and tested (tests/gemm.rs runs each against `reference_cell`), whichever the
@@ -134,6 +145,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 6,
         nr: scalar::NR,
         tile: scalar::gemm_tile,
+        pack_a_panel: None,
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -142,6 +154,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 6,
         nr: 16,
         tile: avx2_gemm::gemm_tile::<6, 2>,
+        pack_a_panel: None,
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -150,6 +163,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 4,
         nr: 24,
         tile: avx2_gemm::gemm_tile::<4, 3>,
+        pack_a_panel: None,
     },
     // 12x32: 24 zmm accumulators (of 32), two B loads and twelve broadcasts per 24 FMAs, the
     // shape of BLIS's and OpenBLAS's Skylake-X sgemm kernels; measured 10-15 % faster than 6x32
@@ -161,6 +175,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 12,
         nr: 32,
         tile: avx512_gemm::gemm_tile::<12, 2>,
+        pack_a_panel: Some(avx512_gemm::pack_a_panel_12),
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -169,6 +184,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 6,
         nr: 32,
         tile: avx512_gemm::gemm_tile::<6, 2>,
+        pack_a_panel: None,
     },
     // 8x48: 24 accumulators with three B vectors and eight broadcasts per 24 FMAs (fewer
     // broadcasts per FMA than 12x32, more B traffic).
@@ -179,6 +195,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 8,
         nr: 48,
         tile: avx512_gemm::gemm_tile::<8, 3>,
+        pack_a_panel: None,
     },
     // 8x12: 24 q-register accumulators of 32, two A vectors multiplied by element and three
     // B vectors per k step (the shape of OpenBLAS's and BLIS's Cortex-A/Neoverse sgemm).
@@ -189,6 +206,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 8,
         nr: 12,
         tile: neon_gemm::gemm_tile::<8, 3>,
+        pack_a_panel: None,
     },
     #[cfg(target_arch = "aarch64")]
     GemmKernel {
@@ -197,6 +215,7 @@ const KERNELS: &[GemmKernel] = &[
         mr: 12,
         nr: 8,
         tile: neon_gemm::gemm_tile::<12, 2>,
+        pack_a_panel: None,
     },
 ];
 

@@ -2,7 +2,7 @@
 //! zero-padded layouts the microkernels stream, and scaling C when no product is needed.
 //! These touch memory through raw pointers, which is why they live beside the kernels.
 
-use super::MAX_MR;
+use super::{PackAPanel, MAX_MR};
 
 /// A strided matrix operand: element `(i, j)` at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy, Debug)]
@@ -16,10 +16,57 @@ pub struct Strided {
 /// [`MAX_MR`]): panel `q`, column `p`, row `i` goes to `dst[q*MR*depth + p*MR + i]`; rows past
 /// `rows` are zero.
 ///
+/// Whole panels of contiguous rows (`a.cs == 1`) go through `panel`, the kernel family's
+/// packer for `mr`-row panels, when it has one ([`super::GemmKernel`]); the rest through the
+/// portable loops. Either way the same floats land in the same places.
+///
 /// # Safety
 /// Every element `(i, p)`, `i < rows`, `p < depth`, of `a` must be readable, and `dst` must hold
-/// `ceil(rows/MR)*MR*depth` floats.
-pub unsafe fn pack_a(rows: usize, depth: usize, a: Strided, dst: &mut [f32], mr: usize) {
+/// `ceil(rows/MR)*MR*depth` floats; `panel`, if given, packs `mr`-row panels and the CPU runs
+/// its family.
+pub unsafe fn pack_a(
+    rows: usize,
+    depth: usize,
+    a: Strided,
+    dst: &mut [f32],
+    mr: usize,
+    panel: Option<PackAPanel>,
+) {
+    if let Some(pack_panel) = panel.filter(|_| a.cs == 1) {
+        let whole = rows / mr;
+        for q in 0..whole {
+            let src = a.ptr.wrapping_offset((q * mr) as isize * a.rs);
+            // SAFETY: rows q*mr .. (q+1)*mr are whole rows of the block with unit column
+            // stride, readable for `depth` columns; the panel's `mr*depth` floats lie in `dst`
+            // (sized for every panel); the family was checked (caller).
+            unsafe {
+                pack_panel(
+                    src,
+                    a.rs,
+                    depth,
+                    &mut dst[q * mr * depth..(q + 1) * mr * depth],
+                )
+            };
+        }
+        if whole * mr < rows {
+            let rest = Strided {
+                ptr: a.ptr.wrapping_offset((whole * mr) as isize * a.rs),
+                ..a
+            };
+            // SAFETY: the ragged last panel of the same block, into its own place in `dst`.
+            unsafe {
+                pack_a(
+                    rows - whole * mr,
+                    depth,
+                    rest,
+                    &mut dst[whole * mr * depth..],
+                    mr,
+                    None,
+                )
+            };
+        }
+        return;
+    }
     // One copy of the loops per tile height, so the inner loops run over a constant count.
     // SAFETY (all arms): forwarded contract.
     unsafe {
@@ -130,6 +177,81 @@ pub unsafe fn scale_c(m: usize, n: usize, beta: f32, c: *mut f32, rsc: isize, cs
             // SAFETY: (i, j) is a cell of C (caller's contract).
             let cell = unsafe { &mut *c.offset(i as isize * rsc + j as isize * csc) };
             *cell = if beta == 0.0 { 0.0 } else { beta * *cell };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack_a, Strided};
+    use crate::kernels::GemmKernel;
+
+    /// Every family's panel packer puts every float where the portable packer does, bit for bit
+    /// (NaN payloads and signed zeros included), over depths around its 16-column blocks, row
+    /// counts with and without a ragged last panel, and row strides wider than the depth;
+    /// with a non-unit column stride the panel packer is not used and the result is the same.
+    #[test]
+    fn panel_packers_match_the_portable_packer() {
+        let with_panel: Vec<GemmKernel> = GemmKernel::available()
+            .into_iter()
+            .filter(|k| k.pack_a_panel.is_some())
+            .collect();
+        if with_panel.is_empty() {
+            eprintln!("skipped: no kernel family of this CPU has a panel packer");
+            return;
+        }
+        let mut bits = 0x9e37_79b9u32;
+        for k in with_panel {
+            let mr = k.mr;
+            for rows in [1, mr - 1, mr, mr + 1, 2 * mr, 3 * mr + 5] {
+                for depth in [0, 1, 15, 16, 17, 31, 32, 33, 100, 257] {
+                    for pad in [0, 3, 16] {
+                        let rs = depth + pad;
+                        let a: Vec<f32> = (0..rows * rs + 1)
+                            .map(|_| {
+                                bits = bits.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                                f32::from_bits(bits)
+                            })
+                            .collect();
+                        let panels = rows.div_ceil(mr);
+                        let mut want = vec![1.5f32; panels * mr * depth];
+                        let mut got = want.clone();
+                        let src = Strided {
+                            ptr: a.as_ptr(),
+                            rs: rs as isize,
+                            cs: 1,
+                        };
+                        // SAFETY: `a` holds rows x rs floats (every (i, p), p < depth <= rs),
+                        // the buffers hold panels*mr*depth floats, and the kernel's family is
+                        // available on this CPU.
+                        unsafe {
+                            pack_a(rows, depth, src, &mut want, mr, None);
+                            pack_a(rows, depth, src, &mut got, mr, k.pack_a_panel);
+                        }
+                        let same = want
+                            .iter()
+                            .zip(&got)
+                            .all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same, "{} rows {rows} depth {depth} rs {rs}", k.name);
+                        // Column-major (cs = rows): the portable loops either way.
+                        if depth > 0 {
+                            let cm = Strided {
+                                ptr: a.as_ptr(),
+                                rs: 1,
+                                cs: rows as isize,
+                            };
+                            let mut w2 = vec![0.0f32; panels * mr * depth];
+                            let mut g2 = w2.clone();
+                            // SAFETY: (i, p) at i + p*rows < rows*depth <= a.len().
+                            unsafe {
+                                pack_a(rows, depth, cm, &mut w2, mr, None);
+                                pack_a(rows, depth, cm, &mut g2, mr, k.pack_a_panel);
+                            }
+                            assert!(w2.iter().zip(&g2).all(|(x, y)| x.to_bits() == y.to_bits()));
+                        }
+                    }
+                }
+            }
         }
     }
 }
