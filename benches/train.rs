@@ -152,7 +152,13 @@ fn summary() {
         }
     }
     md += "\n## Chapter 5's full-batch loop: 1,000 images, [784,30,30,30,30,10]\n\n| measurement | 1 thread (ms) | ";
-    md += &format!("{all} threads (ms) | speed-up |\n|---|---|---|---|\n");
+    // Pinned to one core (`taskset -c 0`) the second column is one thread too.
+    let threads = if all == 1 {
+        "1 thread, again".to_string()
+    } else {
+        format!("{all} threads")
+    };
+    md += &format!("{threads} (ms) | speed-up |\n|---|---|---|---|\n");
     for (name, id) in [
         (
             "averaged bias gradient (forward + deltas)",
