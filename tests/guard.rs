@@ -163,7 +163,7 @@ fn rank_k_kernels_stay_inside_their_operands() {
     for isa in common::families() {
         let g = Gemm::with_isa(isa).threads(1);
         for m in [1, 3, 17] {
-            for n in [1usize, 3, 7, 9, 17, 30, 33] {
+            for n in [1usize, 3, 7, 9, 17, 30, 33, 100, 130] {
                 for k in [1, 2, 10, 16] {
                     for beta in [0.0f32, 0.5] {
                         for at_end in [true, false] {

@@ -142,9 +142,19 @@ pub unsafe fn gemm_tile<const MR: usize, const NV: usize>(t: &Tile) {
 unsafe fn rank_k_body<const K: usize>(t: &RankK) {
     // SAFETY: forwarded contract, inside AVX-512F code.
     unsafe {
-        match rank_k::vectors_for(K, Avx512::RANK_K_REGS) {
-            1 => rank_k::body::<Avx512, K, 1>(t),
-            _ => rank_k::body::<Avx512, K, 2>(t),
+        // Wider than the held form's chunk of two vectors: the streamed form, 7 vectors by 3
+        // rows (21 sums, 7 vectors of D and a broadcast: 29 of the 32 zmm registers), one pass
+        // over W up to 112 columns where the held form makes one per 32. [784,100,10]'s update
+        // (784x10x100, rows padded to 112) on Zen 5: 9.5-9.8 us held, 8.1-8.2 us streamed; 7x2
+        // took 10.6 and 4x4 9.6. Up to 32 columns the held form stays: streamed 2x6 measured
+        // the same there (2.37-2.42 us on 784x10x30).
+        if t.cols > 2 * LANES {
+            rank_k::streamed_body::<Avx512, K, 7, 3>(t)
+        } else {
+            match rank_k::vectors_for(K, Avx512::RANK_K_REGS) {
+                1 => rank_k::body::<Avx512, K, 1>(t),
+                _ => rank_k::body::<Avx512, K, 2>(t),
+            }
         }
     }
 }

@@ -173,12 +173,15 @@ macro_rules! each_chunk {
                 }
                 if whole < $t.cols {
                     let live_vectors = ($t.cols - whole) / $S::LANES;
-                    debug_assert!(live_vectors < $nv && $nv <= 4);
+                    debug_assert!(live_vectors < $nv && $nv <= 8);
                     match live_vectors {
                         0 => $pass::<$($g,)* 0, $read_w>($t, whole, &mut issued),
                         1 => $pass::<$($g,)* 1, $read_w>($t, whole, &mut issued),
                         2 => $pass::<$($g,)* 2, $read_w>($t, whole, &mut issued),
-                        _ => $pass::<$($g,)* 3, $read_w>($t, whole, &mut issued),
+                        3 => $pass::<$($g,)* 3, $read_w>($t, whole, &mut issued),
+                        4 => $pass::<$($g,)* 4, $read_w>($t, whole, &mut issued),
+                        5 => $pass::<$($g,)* 5, $read_w>($t, whole, &mut issued),
+                        _ => $pass::<$($g,)* 6, $read_w>($t, whole, &mut issued),
                     }
                 }
             }};
@@ -346,7 +349,8 @@ unsafe fn finish_rows<
 ///
 /// # Safety
 /// As [`body`].
-// Only the AVX2 family runs the streamed form; other targets build it unused.
+// The x86 families run the streamed form (AVX2 always, AVX-512 past two vectors of columns);
+// other targets build it unused.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 pub(crate) unsafe fn streamed_body<S: Lanes, const K: usize, const NV: usize, const R: usize>(
@@ -361,7 +365,8 @@ pub(crate) unsafe fn streamed_body<S: Lanes, const K: usize, const NV: usize, co
 ///
 /// # Safety
 /// As [`chunk_pass`].
-// Only the AVX2 family runs the streamed form; other targets build it unused.
+// The x86 families run the streamed form (AVX2 always, AVX-512 past two vectors of columns);
+// other targets build it unused.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 unsafe fn streamed_chunk<
@@ -397,7 +402,8 @@ unsafe fn streamed_chunk<
 ///
 /// # Safety
 /// As [`rows_pass`].
-// Only the AVX2 family runs the streamed form; other targets build it unused.
+// The x86 families run the streamed form (AVX2 always, AVX-512 past two vectors of columns);
+// other targets build it unused.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 unsafe fn streamed_rows<
