@@ -58,6 +58,12 @@ fn count(exe: &Path, name: &str, iters: usize, isa: &str) -> Result<u64> {
         .arg(exe)
         .args(["perf-workload", name, &iters.to_string()])
         .env("VANISHING_ISA", isa)
+        // The same blocking and no tuned profile on every host, as for the A/B counts: the
+        // derived blocking follows the host's caches, so the committed counts would otherwise
+        // hold only where they were measured (kc moving from L1d to L2 moved gemm-10x784x30's
+        // count 4.4 % on one host).
+        .env("VANISHING_BLOCKING", COUNT_BLOCKING)
+        .env("VANISHING_PROFILE", "off")
         .env("RAYON_NUM_THREADS", "1")
         .status()
         .map_err(|e| Error::Io {
