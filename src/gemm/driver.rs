@@ -373,7 +373,16 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
                     ..b_blk
                 };
                 // SAFETY: the block is inside B's extent; `bpk` was sized for it.
-                unsafe { pack_b(kb, nb - packed_from, rest, bpk, nr) };
+                unsafe {
+                    pack_b(
+                        kb,
+                        nb - packed_from,
+                        rest,
+                        bpk,
+                        nr,
+                        plan.kernel.pack_b_panel,
+                    )
+                };
             }
             let bpk: &[f32] = bpk;
             let b_panel = |jr: usize| -> (*const f32, isize, usize) {

@@ -150,6 +150,12 @@ unsafe fn rank_k_body<const K: usize>(t: &RankK) {
         // the same there (2.37-2.42 us on 784x10x30).
         if t.cols > 2 * LANES {
             rank_k::streamed_body::<Avx512, K, 7, 3>(t)
+        } else if t.cols <= LANES {
+            // One vector of columns (the 10-wide output layer's rows, padded to 16): a chunk
+            // of two would carry a dead vector whose masked loads and stores, one pair per row,
+            // cost more than the live one (Zen 5, 30x10x10 on rows of 16: 0.183 us with two,
+            // 0.082 with one).
+            rank_k::body::<Avx512, K, 1>(t)
         } else {
             match rank_k::vectors_for(K, Avx512::RANK_K_REGS) {
                 1 => rank_k::body::<Avx512, K, 1>(t),
@@ -171,40 +177,102 @@ pub unsafe fn rank_k_update(t: &RankK) {
 /// Packs one whole 12-row panel of A whose rows are contiguous (unit column stride, rows `rs`
 /// floats apart) into the microkernel's layout, `dst[p*12 + i] = src[i*rs + p]` for `p <
 /// depth` (a copy: no arithmetic, so no bit can change). The portable packer moves one float
-/// per load and store and held 7 % of a 256^3 product's time on Zen 5; here each block of 16
-/// columns is three 4x16 loads transposed within 128-bit lanes (eight shuffles per four rows)
-/// and written as 48 four-float pieces, each column's 12 floats contiguous.
+/// per load and store and held 7 % of a 256^3 product's time on Zen 5; [`transpose_panel`]
+/// moves 16 columns of four rows per three shuffles a row.
 ///
 /// # Safety
 /// The CPU must support AVX-512F; `src.offset(i*rs + p)` must be readable for `i < 12`,
 /// `p < depth`; `dst` must hold `12*depth` floats.
-#[target_feature(enable = "avx512f")]
 pub unsafe fn pack_a_panel_12(src: *const f32, rs: isize, depth: usize, dst: &mut [f32]) {
-    const MR: usize = 12;
-    assert!(dst.len() >= MR * depth, "a 12-row panel of depth {depth}");
+    // SAFETY: forwarded contract, with all 12 rows live.
+    unsafe { transpose_panel::<12>(src, rs, 12, depth, dst) }
+}
+
+/// Packs one `nr`-column panel of B whose columns are contiguous (unit row stride, columns
+/// `cs` floats apart: B is the transpose of a row-major matrix, as the trainer's backward
+/// product `delta W` reads `W^T`): `dst[p*nr + j] = src[j*cs + p]` for `j < live`, zero for
+/// `live <= j < nr`. The portable packer gathers one float per load there (Zen 5, the
+/// 30x30 panel of a 10x30x30 backward product: 39 % of its 0.39 us).
+///
+/// # Safety
+/// The CPU must support AVX-512F; `src.offset(j*cs + p)` must be readable for `j < live <= nr`,
+/// `p < depth`; `dst` must hold `nr*depth` floats.
+pub unsafe fn pack_b_panel_32(
+    src: *const f32,
+    cs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    // SAFETY: forwarded contract.
+    unsafe { transpose_panel::<32>(src, cs, live, depth, dst) }
+}
+
+/// [`pack_b_panel_32`] for 48-column panels (the 8x48 kernel).
+///
+/// # Safety
+/// As [`pack_b_panel_32`] with `nr = 48`.
+pub unsafe fn pack_b_panel_48(
+    src: *const f32,
+    cs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    // SAFETY: forwarded contract.
+    unsafe { transpose_panel::<48>(src, cs, live, depth, dst) }
+}
+
+/// `dst[p*W + i] = src[i*rs + p]` for `i < live`, `0.0` for `live <= i < W`, `p < depth`: a
+/// `live x depth` block of contiguous rows written column by column, `W` floats a column
+/// (`W` a multiple of 4). Each block of 16 columns is loaded four rows at a time (the last,
+/// ragged block through a mask), transposed within 128-bit lanes (eight shuffles per four
+/// rows) and written as four-float pieces, each column's `W` floats contiguous. A copy: no
+/// arithmetic, so no bit of any float changes.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `src.offset(i*rs + p)` must be readable for `i < live <= W`,
+/// `p < depth`; `dst` must hold `W*depth` floats.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_panel<const W: usize>(
+    src: *const f32,
+    rs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    const { assert!(W % 4 == 0) };
+    assert!(
+        live <= W && dst.len() >= W * depth,
+        "a {W}-wide panel of depth {depth}"
+    );
     let out = dst.as_mut_ptr();
-    let whole = depth / LANES * LANES;
-    for p0 in (0..whole).step_by(LANES) {
-        for g in 0..MR / 4 {
-            let at = src.wrapping_offset((4 * g) as isize * rs + p0 as isize);
-            // SAFETY: rows 4g..4g+3 hold columns p0..p0+16 (p0 + 16 <= depth), readable
-            // (caller); AVX-512F is enabled here.
-            let (r0, r1, r2, r3) = unsafe {
-                (
-                    _mm512_loadu_ps(at),
-                    _mm512_loadu_ps(at.wrapping_offset(rs)),
-                    _mm512_loadu_ps(at.wrapping_offset(2 * rs)),
-                    _mm512_loadu_ps(at.wrapping_offset(3 * rs)),
-                )
-            };
+    for p0 in (0..depth).step_by(LANES) {
+        let cols = (depth - p0).min(LANES);
+        let mask = ((1u32 << cols) - 1) as __mmask16;
+        for g in 0..W / 4 {
+            // (Macros, not closures: a closure is a function of its own, without this one's
+            // target features, and its intrinsics would not be inlined.)
+            macro_rules! row {
+                ($r:literal) => {{
+                    let i = 4 * g + $r;
+                    if i < live {
+                        let at = src.wrapping_offset(i as isize * rs + p0 as isize);
+                        // SAFETY: row i < live holds columns p0..p0 + cols (p0 + cols <=
+                        // depth), readable (caller); masked-off lanes are not read.
+                        unsafe { _mm512_maskz_loadu_ps(mask, at) }
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                }};
+            }
+            let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
             // A 4x4 transpose inside each 128-bit lane L: afterwards lane L of c[j] holds
             // column 4L + j of the four rows.
             let t0 = _mm512_unpacklo_ps(r0, r1);
             let t1 = _mm512_unpackhi_ps(r0, r1);
             let t2 = _mm512_unpacklo_ps(r2, r3);
             let t3 = _mm512_unpackhi_ps(r2, r3);
-            // (Macros, not closures: a closure is a function of its own, without this one's
-            // target features, and its intrinsics would not be inlined.)
             macro_rules! pairs {
                 ($op:ident, $a:expr, $b:expr) => {
                     _mm512_castpd_ps($op(_mm512_castps_pd($a), _mm512_castps_pd($b)))
@@ -219,11 +287,16 @@ pub unsafe fn pack_a_panel_12(src: *const f32, rs: isize, depth: usize, dst: &mu
             macro_rules! lane {
                 ($l:literal) => {
                     for (j, v) in c.iter().enumerate() {
-                        let p = p0 + 4 * $l + j;
-                        // SAFETY: p < depth, so floats p*12 + 4g .. +4 lie inside `dst`.
-                        unsafe {
-                            _mm_storeu_ps(out.add(p * MR + 4 * g), _mm512_extractf32x4_ps::<$l>(*v))
-                        };
+                        if 4 * $l + j < cols {
+                            let p = p0 + 4 * $l + j;
+                            // SAFETY: p < depth, so floats p*W + 4g .. +4 lie inside `dst`.
+                            unsafe {
+                                _mm_storeu_ps(
+                                    out.add(p * W + 4 * g),
+                                    _mm512_extractf32x4_ps::<$l>(*v),
+                                )
+                            };
+                        }
                     }
                 };
             }
@@ -231,12 +304,6 @@ pub unsafe fn pack_a_panel_12(src: *const f32, rs: isize, depth: usize, dst: &mu
             lane!(1);
             lane!(2);
             lane!(3);
-        }
-    }
-    for p in whole..depth {
-        for i in 0..MR {
-            // SAFETY: (i, p) is inside the panel (caller); p*12 + i < 12*depth.
-            unsafe { *out.add(p * MR + i) = *src.wrapping_offset(i as isize * rs + p as isize) };
         }
     }
 }

@@ -124,6 +124,10 @@ pub struct GemmKernel {
     /// The family's packer for one whole `mr`-row panel of A with contiguous rows, where it
     /// has one; `None`: the portable packer ([`pack::pack_a`]) does all of A.
     pub(crate) pack_a_panel: Option<PackAPanel>,
+    /// The family's packer for one `nr`-column panel of B with contiguous columns (B read as
+    /// the transpose of a row-major matrix), where it has one; `None`: the portable packer
+    /// ([`pack::pack_b`]) does all of B.
+    pub(crate) pack_b_panel: Option<PackBPanel>,
 }
 
 /// Packs one whole `mr`-row panel of A whose rows are contiguous: `(src, rs, depth, dst)`,
@@ -133,6 +137,14 @@ pub struct GemmKernel {
 /// The CPU runs the kernel's family; `src.offset(i*rs + p)` is readable for `i < mr`,
 /// `p < depth`; `dst` holds `mr*depth` floats.
 pub type PackAPanel = unsafe fn(*const f32, isize, usize, &mut [f32]);
+
+/// Packs one `nr`-column panel of B whose columns are contiguous: `(src, cs, live, depth,
+/// dst)`, `dst[p*nr + j] = src[j*cs + p]` for `j < live`, zero for `live <= j < nr`.
+///
+/// # Safety
+/// The CPU runs the kernel's family; `src.offset(j*cs + p)` is readable for `j < live <= nr`,
+/// `p < depth`; `dst` holds `nr*depth` floats.
+pub type PackBPanel = unsafe fn(*const f32, isize, usize, usize, &mut [f32]);
 
 /// Every microkernel this build has, one line each: family, tile, entry point. Every one is
 /// always built and tested (tests/gemm.rs runs each against `reference_cell`), whichever the
@@ -146,6 +158,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: scalar::NR,
         tile: scalar::gemm_tile,
         pack_a_panel: None,
+        pack_b_panel: None,
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -155,6 +168,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 16,
         tile: avx2_gemm::gemm_tile::<6, 2>,
         pack_a_panel: None,
+        pack_b_panel: None,
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -164,6 +178,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 24,
         tile: avx2_gemm::gemm_tile::<4, 3>,
         pack_a_panel: None,
+        pack_b_panel: None,
     },
     // 12x32: 24 zmm accumulators (of 32), two B loads and twelve broadcasts per 24 FMAs, the
     // shape of BLIS's and OpenBLAS's Skylake-X sgemm kernels; measured 10-15 % faster than 6x32
@@ -176,6 +191,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 32,
         tile: avx512_gemm::gemm_tile::<12, 2>,
         pack_a_panel: Some(avx512_gemm::pack_a_panel_12),
+        pack_b_panel: Some(avx512_gemm::pack_b_panel_32),
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -185,6 +201,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 32,
         tile: avx512_gemm::gemm_tile::<6, 2>,
         pack_a_panel: None,
+        pack_b_panel: Some(avx512_gemm::pack_b_panel_32),
     },
     // 8x48: 24 accumulators with three B vectors and eight broadcasts per 24 FMAs (fewer
     // broadcasts per FMA than 12x32, more B traffic).
@@ -196,6 +213,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 48,
         tile: avx512_gemm::gemm_tile::<8, 3>,
         pack_a_panel: None,
+        pack_b_panel: Some(avx512_gemm::pack_b_panel_48),
     },
     // 8x12: 24 q-register accumulators of 32, two A vectors multiplied by element and three
     // B vectors per k step (the shape of OpenBLAS's and BLIS's Cortex-A/Neoverse sgemm).
@@ -207,6 +225,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 12,
         tile: neon_gemm::gemm_tile::<8, 3>,
         pack_a_panel: None,
+        pack_b_panel: None,
     },
     #[cfg(target_arch = "aarch64")]
     GemmKernel {
@@ -216,6 +235,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 8,
         tile: neon_gemm::gemm_tile::<12, 2>,
         pack_a_panel: None,
+        pack_b_panel: None,
     },
 ];
 

@@ -2,7 +2,7 @@
 //! zero-padded layouts the microkernels stream, and scaling C when no product is needed.
 //! These touch memory through raw pointers, which is why they live beside the kernels.
 
-use super::{PackAPanel, MAX_MR};
+use super::{PackAPanel, PackBPanel, MAX_MR};
 
 /// A strided matrix operand: element `(i, j)` at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy, Debug)]
@@ -137,11 +137,42 @@ unsafe fn pack_a_any(rows: usize, depth: usize, a: Strided, dst: &mut [f32], MR:
 ///
 /// # Safety
 /// Every element `(p, j)`, `p < depth`, `j < cols`, of `b` must be readable, and `dst` must hold
-/// `ceil(cols/nr)*nr*depth` floats.
+/// `ceil(cols/nr)*nr*depth` floats; `panel`, if given, packs `NR`-column panels and the CPU
+/// runs its family.
+///
+/// Panels of contiguous columns (`b.rs == 1`, `b.cs != 1`) go through `panel`, the kernel
+/// family's packer, when it has one ([`super::GemmKernel`]); the rest through the portable
+/// loops. Either way the same floats land in the same places.
 #[allow(non_snake_case)]
-pub unsafe fn pack_b(depth: usize, cols: usize, b: Strided, dst: &mut [f32], NR: usize) {
+pub unsafe fn pack_b(
+    depth: usize,
+    cols: usize,
+    b: Strided,
+    dst: &mut [f32],
+    NR: usize,
+    panel: Option<PackBPanel>,
+) {
     let panels = cols.div_ceil(NR);
     debug_assert!(dst.len() >= panels * NR * depth);
+    if let Some(pack_panel) = panel.filter(|_| b.rs == 1 && b.cs != 1) {
+        for q in 0..panels {
+            let live = (cols - q * NR).min(NR);
+            let src = b.ptr.wrapping_offset((q * NR) as isize * b.cs);
+            // SAFETY: columns q*NR .. q*NR + live of the block are contiguous (rs == 1) and
+            // readable for `depth` rows; the panel's NR*depth floats lie in `dst` (sized for
+            // every panel); the family was checked (caller).
+            unsafe {
+                pack_panel(
+                    src,
+                    b.cs,
+                    live,
+                    depth,
+                    &mut dst[q * NR * depth..(q + 1) * NR * depth],
+                )
+            };
+        }
+        return;
+    }
     for q in 0..panels {
         let panel = &mut dst[q * NR * depth..(q + 1) * NR * depth];
         let live = (cols - q * NR).min(NR);
@@ -183,7 +214,7 @@ pub unsafe fn scale_c(m: usize, n: usize, beta: f32, c: *mut f32, rsc: isize, cs
 
 #[cfg(test)]
 mod tests {
-    use super::{pack_a, Strided};
+    use super::{pack_a, pack_b, Strided};
     use crate::kernels::GemmKernel;
 
     /// Every family's panel packer puts every float where the portable packer does, bit for bit
@@ -246,6 +277,76 @@ mod tests {
                             unsafe {
                                 pack_a(rows, depth, cm, &mut w2, mr, None);
                                 pack_a(rows, depth, cm, &mut g2, mr, k.pack_a_panel);
+                            }
+                            assert!(w2.iter().zip(&g2).all(|(x, y)| x.to_bits() == y.to_bits()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every family's B panel packer (B read by contiguous columns, the transpose of a
+    /// row-major matrix) puts every float where the portable packer does, bit for bit, zero
+    /// padding included: column counts with and without a ragged last panel (and fewer than
+    /// one panel), depths around its 16-float blocks, column strides wider than the depth. With
+    /// contiguous rows instead the panel packer is not used and the result is the same.
+    #[test]
+    fn b_panel_packers_match_the_portable_packer() {
+        let with_panel: Vec<GemmKernel> = GemmKernel::available()
+            .into_iter()
+            .filter(|k| k.pack_b_panel.is_some())
+            .collect();
+        if with_panel.is_empty() {
+            eprintln!("skipped: no kernel family of this CPU has a B panel packer");
+            return;
+        }
+        let mut bits = 0x85eb_ca6bu32;
+        for k in with_panel {
+            let nr = k.nr;
+            for cols in [1, 3, 10, 30, nr - 1, nr, nr + 1, 2 * nr + 7] {
+                for depth in [0, 1, 10, 15, 16, 17, 30, 33, 100] {
+                    for pad in [0, 2, 16] {
+                        let cs = depth + pad;
+                        let b: Vec<f32> = (0..cols * cs + 1)
+                            .map(|_| {
+                                bits = bits.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                                f32::from_bits(bits)
+                            })
+                            .collect();
+                        let panels = cols.div_ceil(nr);
+                        let mut want = vec![1.5f32; panels * nr * depth];
+                        let mut got = vec![-2.5f32; panels * nr * depth];
+                        let src = Strided {
+                            ptr: b.as_ptr(),
+                            rs: 1,
+                            cs: cs as isize,
+                        };
+                        // SAFETY: `b` holds cols x cs floats (every (p, j) at p + j*cs with
+                        // p < depth <= cs), the buffers hold panels*nr*depth floats, and the
+                        // kernel's family is available on this CPU.
+                        unsafe {
+                            pack_b(depth, cols, src, &mut want, nr, None);
+                            pack_b(depth, cols, src, &mut got, nr, k.pack_b_panel);
+                        }
+                        let same = want
+                            .iter()
+                            .zip(&got)
+                            .all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same, "{} cols {cols} depth {depth} cs {cs}", k.name);
+                        // Row-major (rs = cols): the portable loops either way.
+                        if depth > 0 {
+                            let rm = Strided {
+                                ptr: b.as_ptr(),
+                                rs: cols as isize,
+                                cs: 1,
+                            };
+                            let mut w2 = vec![0.0f32; panels * nr * depth];
+                            let mut g2 = w2.clone();
+                            // SAFETY: (p, j) at p*cols + j < depth*cols <= b.len().
+                            unsafe {
+                                pack_b(depth, cols, rm, &mut w2, nr, None);
+                                pack_b(depth, cols, rm, &mut g2, nr, k.pack_b_panel);
                             }
                             assert!(w2.iter().zip(&g2).all(|(x, y)| x.to_bits() == y.to_bits()));
                         }

@@ -75,11 +75,14 @@ struct Layer {
 
 impl Layer {
     /// The column sums of the first `m` rows of the error, in row order from +0 (the bias
-    /// gradient, as the general step's `column_sums`), into `sums` (`n_out` of them).
+    /// gradient, as the general step's `column_sums`), into `sums` (`stride` of them: the
+    /// sums run over whole padded rows, whole vectors with no ragged tail; the first `n_out`
+    /// are the live ones).
     fn delta_sums(&self, m: usize, sums: &mut [f32]) {
+        let sums = &mut sums[..self.stride];
         sums.fill(0.0);
         for row in self.delta.get().chunks_exact(self.stride).take(m) {
-            for (s, &v) in sums.iter_mut().zip(&row[..self.n_out]) {
+            for (s, &v) in sums.iter_mut().zip(row) {
                 *s += v;
             }
         }
@@ -160,7 +163,7 @@ impl SmallBatchStep {
             width: net.inputs(),
             x: Aligned::zeroed(capacity * net.inputs()),
             layers,
-            sums: vec![0.0; net.sizes.iter().copied().max().unwrap_or(0)],
+            sums: vec![0.0; net.sizes.iter().map(|&n| padded(n)).max().unwrap_or(0)],
             gemm: engine.gemm.threads(1),
             engine_act: engine.act,
             hidden: net.hidden,
@@ -330,8 +333,8 @@ impl SmallBatchStep {
         }
         self.engine_act
             .momentum(layer.wt.get_mut(), state.w[l].get_mut(), g, mu, decay);
-        let sums = &mut self.sums[..n_out];
-        layer.delta_sums(m, sums);
+        layer.delta_sums(m, &mut self.sums);
+        let sums = &self.sums[..n_out];
         let gb = &mut state.step.get_mut()[..n_out];
         for (d, &s) in gb.iter_mut().zip(sums.iter()) {
             *d = -(step * s);
@@ -426,16 +429,14 @@ impl SmallBatchStep {
                 MatMut::new(lower.delta.get_mut(), m, n_in, stride_in, 1).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
-        for (dv, dz) in lower
-            .delta
-            .get_mut()
-            .chunks_exact_mut(stride_in)
-            .zip(lower.d.get().chunks_exact(stride_in))
-            .take(m)
+        // One pass over the m padded rows as a whole: whole vectors, no ragged row ends. The
+        // padding cells multiply too; they only ever meet padding (module documentation).
+        let cells = m * stride_in;
+        for (v, &z) in lower.delta.get_mut()[..cells]
+            .iter_mut()
+            .zip(&lower.d.get()[..cells])
         {
-            for (v, &z) in dv[..n_in].iter_mut().zip(&dz[..n_in]) {
-                *v *= z;
-            }
+            *v *= z;
         }
     }
 
@@ -478,10 +479,9 @@ impl SmallBatchStep {
     pub fn update_bias(&mut self, m: usize, l: usize, alpha: f32) {
         let layer = &mut self.layers[l];
         let n_out = layer.n_out;
-        let sums = &mut self.sums[..n_out];
-        layer.delta_sums(m, sums);
+        layer.delta_sums(m, &mut self.sums);
         let step = -alpha;
-        for (b, &g) in layer.bias.get_mut()[..n_out].iter_mut().zip(sums.iter()) {
+        for (b, &g) in layer.bias.get_mut()[..n_out].iter_mut().zip(&self.sums) {
             *b -= step * g;
         }
     }
