@@ -241,7 +241,7 @@ unsafe fn transpose_panel<const W: usize>(
     depth: usize,
     dst: &mut [f32],
 ) {
-    const { assert!(W % 4 == 0) };
+    const { assert!(W.is_multiple_of(4)) };
     assert!(
         live <= W && dst.len() >= W * depth,
         "a {W}-wide panel of depth {depth}"
