@@ -200,6 +200,50 @@ fn rank_k_form(p: &Problem, threads: usize, prefetch: LinePrefetch) -> Option<Ra
     })
 }
 
+/// How a problem runs, decided from its shape, strides, `beta != 0` and the plan alone (never
+/// from its data or addresses), so that a product repeated many times can decide it once
+/// ([`super::prepared::Prepared`]). Every route gives the same bits (the kernel contract).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Route {
+    /// The family's rank-k update kernel (see [`rank_k_form`]).
+    RankK(RankKKernel),
+    /// C fits one microkernel tile and the depth one kc block: a single kernel call on A and
+    /// B in place, B packed into the thread's buffer first when its rows are not contiguous.
+    /// (What [`slab`] does for such a problem, without its five loops around the call.)
+    OneTile { pack_b: bool },
+    /// The five blocked loops ([`slab`]) on up to `threads` threads.
+    Blocked { threads: usize },
+}
+
+/// The orientation and route of a problem with `m, n, k >= 1` and `alpha != 0`: the problem as
+/// it will run (transposed when C's unit stride is along its columns) and how.
+pub(crate) fn route(plan: &Plan, mut p: Problem) -> (Problem, Route) {
+    // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
+    if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
+        p = p.transposed();
+    }
+    let threads = if p.m * p.n * p.k >= PAR_MIN_MACS {
+        plan.threads.max(1)
+    } else {
+        1
+    };
+    let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
+    let route = if let (Some(kernel), Some(_)) =
+        (plan.rank_k, rank_k_form(&p, threads, LinePrefetch::of(&[])))
+    {
+        Route::RankK(kernel)
+    } else if threads == 1 && p.m <= mr && p.n <= nr && p.k <= plan.blocking.kc {
+        // One tile: A is never packed (mr < PACK_A_MIN_ROWS) and B stays in place when its
+        // rows are contiguous (mr < PACK_B_MIN_ROWS), exactly as in `slab`.
+        Route::OneTile {
+            pack_b: p.b.cs != 1,
+        }
+    } else {
+        Route::Blocked { threads }
+    };
+    (p, route)
+}
+
 /// Runs a problem.
 ///
 /// # Safety
@@ -215,38 +259,113 @@ pub unsafe fn run(plan: &Plan, p: Problem) {
 ///
 /// # Safety
 /// As [`run`] (any addresses: a prefetch never faults).
-pub unsafe fn run_prefetching(plan: &Plan, mut p: Problem, lines: &[usize]) {
-    let spread = LinePrefetch::of(lines);
+pub unsafe fn run_prefetching(plan: &Plan, p: Problem, lines: &[usize]) {
+    // SAFETY: forwarded from the caller.
+    if unsafe { trivial(p, lines) } {
+        return;
+    }
+    let (p, how) = route(plan, p);
+    // SAFETY: forwarded from the caller; `how` is this problem's route.
+    unsafe { run_routed(plan, p, how, lines) }
+}
+
+/// Handles a problem with nothing to multiply (C empty: nothing; `k == 0` or `alpha == 0`: C
+/// scaled by beta), issuing `lines`; false when there is a product to run.
+///
+/// # Safety
+/// As [`run`].
+pub(crate) unsafe fn trivial(p: Problem, lines: &[usize]) -> bool {
     let issue_all = || lines.iter().for_each(|&l| crate::kernels::prefetch_l2(l));
     if p.m == 0 || p.n == 0 {
         issue_all();
-        return;
+        return true;
     }
     if p.k == 0 || p.alpha == 0.0 {
         issue_all();
         // SAFETY: C's extent is writable (caller).
         unsafe { scale_c(p.m, p.n, p.beta, p.c, p.rsc, p.csc) };
-        return;
+        return true;
     }
-    // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
-    if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
-        p = p.transposed();
+    false
+}
+
+/// Runs a non-trivial problem (see [`trivial`]) already oriented and routed by [`route`].
+///
+/// # Safety
+/// As [`run`], with `m, n, k >= 1`, `alpha != 0`, and `(p, how)` as [`route`] returns them
+/// for this problem's shape, strides and plan.
+pub(crate) unsafe fn run_routed(plan: &Plan, p: Problem, how: Route, lines: &[usize]) {
+    let issue_all = || lines.iter().for_each(|&l| crate::kernels::prefetch_l2(l));
+    match how {
+        Route::RankK(kernel) => {
+            let t = rank_k_form(&p, 1, LinePrefetch::of(lines))
+                .expect("the route was chosen for this shape");
+            // SAFETY: the operands are valid over their extents (caller); k is
+            // 1..=MAX_RANK_K and alpha != 0 (caller); C overlaps neither A nor B (caller); the
+            // lines are `lines`, alive for this call.
+            unsafe { kernel.run(&t) };
+        }
+        Route::OneTile { pack_b: packed } => {
+            issue_all();
+            // SAFETY: forwarded from the caller; the route says the problem fits one tile.
+            unsafe { one_tile(plan, p, packed) };
+        }
+        Route::Blocked { threads } => {
+            issue_all();
+            // SAFETY: forwarded from the caller.
+            unsafe { run_split(plan, p, threads) }
+        }
     }
-    let threads = if p.m * p.n * p.k >= PAR_MIN_MACS {
-        plan.threads.max(1)
-    } else {
-        1
+}
+
+/// A problem that fits one microkernel tile (`m <= mr`, `n <= nr`) and one kc block, as a
+/// single kernel call: the tile [`slab`] would build for it, without the loops around it.
+///
+/// # Safety
+/// As [`run_routed`] with [`Route::OneTile`]; `packed` is `p.b.cs != 1`.
+unsafe fn one_tile(plan: &Plan, p: Problem, packed: bool) {
+    let nr = plan.kernel.nr;
+    let c_full_rows =
+        p.c_rows_exclusive && c_row_readable_full(p.m, p.n, p.rsc, p.csc, p.m - 1, 0, nr);
+    let call = |b: *const f32, rsb: isize, b_full_rows: usize| {
+        let t = Tile {
+            k: p.k,
+            a: p.a.ptr,
+            rsa: p.a.rs,
+            csa: p.a.cs,
+            rows: p.m,
+            b,
+            rsb,
+            b_full_rows,
+            cols: p.n,
+            c: p.c,
+            rsc: p.rsc,
+            csc: p.csc,
+            c_full_rows,
+            load: false,
+            finish: true,
+            alpha: p.alpha,
+            beta: p.beta,
+            c0: p.c,
+            rs0: p.rsc,
+            cs0: p.csc,
+            c0_full_rows: c_full_rows,
+        };
+        // SAFETY: one tile of the caller's operands (m <= mr, n <= nr), B in place or in a
+        // whole zero-padded panel, C's rows read `nr` wide only where `c_full_rows` says.
+        unsafe { plan.kernel.run(&t) };
     };
-    if let (Some(kernel), Some(t)) = (plan.rank_k, rank_k_form(&p, threads, spread)) {
-        // SAFETY: the operands are valid over their extents (caller); k is 1..=MAX_RANK_K and
-        // alpha != 0 (both checked above); C overlaps neither A nor B (caller); the lines are
-        // `lines`, alive for this call.
-        unsafe { kernel.run(&t) };
-        return;
+    if packed {
+        with_workspace(|ws| {
+            let buf = aligned(&mut ws.b, nr * p.k);
+            // SAFETY: B's k x n cells are readable (caller); `buf` holds one nr-wide panel.
+            unsafe { pack_b(p.k, p.n, p.b, buf, nr, plan.kernel.pack_b_panel) };
+            call(buf.as_ptr(), nr as isize, p.k);
+        });
+    } else {
+        let b_full_rows = b_rows_readable_full(p.k, p.n, p.b.rs, 0, 0, nr);
+        call(p.b.ptr, p.b.rs, b_full_rows);
     }
-    issue_all();
-    // SAFETY: forwarded from the caller.
-    unsafe { run_split(plan, p, threads) }
 }
 
 /// Splits C into `threads` disjoint blocks of whole tiles (rows or columns, whichever has more
