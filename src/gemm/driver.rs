@@ -388,6 +388,11 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     }
     let per = tiles.div_ceil(parts) * tile;
     let by_rows = tiles_m >= tiles_n;
+    if by_rows && shares_b(plan, &p, per) {
+        // SAFETY: forwarded from the caller.
+        unsafe { split_rows_sharing_b(plan, p, parts, per) };
+        return;
+    }
     let shared = SharedProblem(p);
     (0..parts).into_par_iter().for_each(|q| {
         let (lo, hi) = (q * per, ((q + 1) * per).min(extent));
@@ -405,6 +410,98 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     });
 }
 
+/// Whether the row parts of a split (`per` rows each, the last maybe fewer) can share one
+/// packed copy of each block of B ([`split_rows_sharing_b`]) instead of each packing all of
+/// it: when they would pack B anyway (its rows are not contiguous, or the parts are too tall
+/// to read it in place) and C needs no saved copy for beta (`beta == 0`, or one kc block).
+fn shares_b(plan: &Plan, p: &Problem, per: usize) -> bool {
+    let packs_b = p.b.cs != 1 || per >= PACK_B_MIN_ROWS;
+    let saves_c0 = p.k > plan.blocking.kc && p.beta != 0.0;
+    packs_b && !saves_c0
+}
+
+/// A block of B and its shared packing buffer, handed to the worker threads of one
+/// [`split_rows_sharing_b`] step: while packing, each thread writes only its own panels of the
+/// buffer; while multiplying, all of them only read it (the two phases are separate parallel
+/// loops, so every write is finished before any read).
+#[derive(Clone, Copy)]
+struct SharedBlock(BBlock, *mut f32);
+
+impl SharedBlock {
+    /// The block and the buffer. (A method, so closures capture the wrapper, not its fields.)
+    fn get(&self) -> (BBlock, *mut f32) {
+        (self.0, self.1)
+    }
+}
+
+// SAFETY: see the type's comment: the buffer is written in disjoint panels, then only read, and
+// it outlives both parallel loops (they join before the caller frees it).
+unsafe impl Send for SharedBlock {}
+// SAFETY: as above.
+unsafe impl Sync for SharedBlock {}
+
+/// [`run_split`] by rows, with each kc x nc block of B packed once, the parts packing a share
+/// of its panels each, then every part multiplying its rows against the whole block. Packing
+/// all of B in every part (as [`slab`] does) was 3 % of each thread's time at 2048^3 on two
+/// threads (Zen 5). The blocks, tiles and k order are [`slab`]'s, so the bits are too.
+///
+/// # Safety
+/// As [`run`]; `shares_b` holds for the split into `parts` parts of `per` rows.
+unsafe fn split_rows_sharing_b(plan: &Plan, p: Problem, parts: usize, per: usize) {
+    let Blocking { kc, nc, .. } = plan.blocking;
+    let nr = plan.kernel.nr;
+    // The shared buffer is the calling thread's B buffer, taken out for the call (the workers
+    // use their own A buffers).
+    let mut bbuf = with_workspace(|ws| std::mem::take(&mut ws.b));
+    let shared = SharedProblem(p);
+    for jc in (0..p.n).step_by(nc) {
+        let nb = nc.min(p.n - jc);
+        let panels = nb.div_ceil(nr);
+        for pc in (0..p.k).step_by(kc) {
+            let kb = kc.min(p.k - pc);
+            let bpk = aligned(&mut bbuf, panels * nr * kb);
+            let block = SharedBlock(
+                BBlock {
+                    blk: b_block(&p, pc, jc),
+                    packed: bpk.as_ptr(),
+                    packed_from: 0,
+                    jc,
+                    pc,
+                    kb,
+                    nb,
+                },
+                bpk.as_mut_ptr(),
+            );
+            let share = panels.div_ceil(parts);
+            (0..parts).into_par_iter().for_each(|q| {
+                let (b, dst) = block.get();
+                let (q0, q1) = (q * share, ((q + 1) * share).min(panels));
+                // SAFETY: the block is inside B (caller); `dst` holds all its panels, and
+                // panels q0..q1 are this part's alone.
+                unsafe { pack_b_panels(plan, &b, q0, q1, dst) };
+            });
+            (0..parts).into_par_iter().for_each(|q| {
+                let whole = shared.get();
+                let (lo, hi) = (q * per, ((q + 1) * per).min(whole.m));
+                if lo >= hi {
+                    return;
+                }
+                let part = whole.rows(lo, hi);
+                let (b, _) = block.get();
+                // SAFETY: each part is a disjoint block of C's rows; A and B (and the packed
+                // block, complete since the loop above joined) are only read; beta needs no
+                // saved C (`shares_b`).
+                with_workspace(|ws| unsafe { block_rows(plan, &part, &mut ws.a, &b, OldC::NONE) });
+            });
+        }
+    }
+    with_workspace(|ws| {
+        if ws.b.len() < bbuf.len() {
+            ws.b = bbuf;
+        }
+    });
+}
+
 /// Per-thread packing buffers, reused across calls.
 #[derive(Default)]
 struct Workspace {
@@ -419,7 +516,7 @@ thread_local! {
     static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
 }
 
-fn with_workspace(f: impl FnOnce(&mut Workspace)) {
+fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
     WORKSPACE.with(|ws| match ws.try_borrow_mut() {
         Ok(mut ws) => f(&mut ws),
         // Re-entered on this thread (a nested call): use a private buffer rather than fail.
@@ -437,11 +534,61 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[off..off + len]
 }
 
+/// One kc x nc block of B as the kernels read it: its nr-wide panels before `packed_from` in
+/// place in B (rows contiguous), the rest packed (zero-padded) at `packed`.
+#[derive(Clone, Copy)]
+struct BBlock {
+    /// B's block at (pc, jc).
+    blk: Strided,
+    packed: *const f32,
+    /// Columns of the block read in place (0: all packed; `nb`: none packed).
+    packed_from: usize,
+    jc: usize,
+    pc: usize,
+    kb: usize,
+    nb: usize,
+}
+
+impl BBlock {
+    /// Panel `jr` (a multiple of nr): its first float, row stride and rows readable `nr` wide.
+    fn panel(&self, p: &Problem, jr: usize, nr: usize) -> (*const f32, isize, usize) {
+        if jr < self.packed_from {
+            let rows = b_rows_readable_full(p.k, p.n, p.b.rs, self.pc, self.jc + jr, nr);
+            (
+                self.blk.ptr.wrapping_add(jr),
+                self.blk.rs,
+                rows.min(self.kb),
+            )
+        } else {
+            let at = (jr - self.packed_from) * self.kb;
+            (self.packed.wrapping_add(at), nr as isize, self.kb)
+        }
+    }
+}
+
+/// Where a tile finds C's values before the call, for beta: C itself, or (when the depth spans
+/// several kc blocks and beta != 0, so C holds partial sums meanwhile) a saved copy whose rows
+/// are `rs0` floats apart.
+#[derive(Clone, Copy)]
+struct OldC {
+    saved: *const f32,
+    rs0: usize,
+    is_saved: bool,
+}
+
+impl OldC {
+    /// C itself holds the old values (nothing saved).
+    const NONE: OldC = OldC {
+        saved: std::ptr::null(),
+        rs0: 0,
+        is_saved: false,
+    };
+}
+
 /// The five loops around the microkernel, on one thread.
 unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
-    let Blocking { mc, kc, nc } = plan.blocking;
-    let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
-    let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
+    let Blocking { kc, nc, .. } = plan.blocking;
+    let nr = plan.kernel.nr;
     let b_in_place = p.b.cs == 1 && p.m < PACK_B_MIN_ROWS;
     let Workspace {
         a: abuf,
@@ -455,166 +602,207 @@ unsafe fn slab(plan: &Plan, p: Problem, ws: &mut Workspace) {
     // loop 5: split n into nc-wide panels of B and C
     for jc in (0..p.n).step_by(nc) {
         let nb = nc.min(p.n - jc);
-        // Rows of the saved copy are padded to whole tiles, so every row reads nr wide.
-        let rs0 = nb.div_ceil(nr) * nr;
-        let c0_saved: *const f32 = if save_c0 {
-            let buf = aligned(c0buf, p.m * rs0);
-            for (i, row) in buf.chunks_exact_mut(rs0).enumerate() {
-                for (j, v) in row[..nb].iter_mut().enumerate() {
-                    let at = i as isize * p.rsc + (jc + j) as isize * p.csc;
-                    // SAFETY: (i, jc + j) is a cell of C (caller's contract).
-                    *v = unsafe { *p.c.offset(at) };
-                }
-            }
-            buf.as_ptr()
-        } else {
-            std::ptr::null()
-        };
+        // SAFETY: the panel's cells are C's (caller).
+        let old = unsafe { save_old_c(&p, c0buf, jc, nb, nr, save_c0) };
         // loop 4: split k into kc-deep rank updates; the first starts each sum from zero, the
         // last applies alpha and beta
         for pc in (0..p.k).step_by(kc) {
             let kb = kc.min(p.k - pc);
-            let (first, last) = (pc == 0, pc + kb == p.k);
-            let b_blk = Strided {
-                ptr: p
-                    .b
-                    .ptr
-                    .wrapping_offset(pc as isize * p.b.rs + jc as isize * p.b.cs),
-                ..p.b
-            };
             // B panels: all packed (zero-padded), or all in place (the ragged last one read
             // through masks by the kernel).
             let packed_from = if b_in_place { nb } else { 0 };
             let bpk = aligned(bbuf, (nb - packed_from).div_ceil(nr) * nr * kb);
-            if packed_from < nb {
-                let rest = Strided {
-                    ptr: b_blk.ptr.wrapping_offset(packed_from as isize * b_blk.cs),
-                    ..b_blk
-                };
-                // SAFETY: the block is inside B's extent; `bpk` was sized for it.
-                unsafe {
-                    pack_b(
-                        kb,
-                        nb - packed_from,
-                        rest,
-                        bpk,
-                        nr,
-                        plan.kernel.pack_b_panel,
-                    )
-                };
-            }
-            let bpk: &[f32] = bpk;
-            let b_panel = |jr: usize| -> (*const f32, isize, usize) {
-                if jr < packed_from {
-                    let rows = b_rows_readable_full(p.k, p.n, p.b.rs, pc, jc + jr, nr).min(kb);
-                    (b_blk.ptr.wrapping_add(jr), b_blk.rs, rows)
-                } else {
-                    (bpk[(jr - packed_from) * kb..].as_ptr(), nr as isize, kb)
-                }
+            let b = BBlock {
+                blk: b_block(&p, pc, jc),
+                packed: bpk.as_ptr(),
+                packed_from,
+                jc,
+                pc,
+                kb,
+                nb,
             };
+            if packed_from < nb {
+                // SAFETY: the block is inside B's extent; `bpk` was sized for all its panels.
+                unsafe { pack_b_panels(plan, &b, 0, nb.div_ceil(nr), bpk.as_mut_ptr()) };
+            }
+            // SAFETY: forwarded from the caller; B's block is ready as `b` says.
+            unsafe { block_rows(plan, &p, abuf, &b, old) };
+        }
+    }
+}
 
-            // loop 3: split m into mc-tall blocks of A and C
-            for ic in (0..p.m).step_by(mc) {
-                let mb = mc.min(p.m - ic);
-                let a_blk = Strided {
-                    ptr: p
-                        .a
-                        .ptr
-                        .wrapping_offset(ic as isize * p.a.rs + pc as isize * p.a.cs),
-                    ..p.a
-                };
-                let c_blk =
-                    p.c.wrapping_offset(ic as isize * p.rsc + jc as isize * p.csc);
-                let (apk, ars, acs, astep) = if pack_all_a {
-                    let buf = aligned(abuf, mb.div_ceil(mr) * mr * kb);
-                    // SAFETY: the block is inside A's extent; `buf` was sized for it.
-                    unsafe { pack_a(mb, kb, a_blk, buf, mr, plan.kernel.pack_a_panel) };
-                    (buf.as_ptr(), 1, mr as isize, (mr * kb) as isize)
-                } else {
-                    (a_blk.ptr, a_blk.rs, a_blk.cs, mr as isize * a_blk.rs)
-                };
-                let a_row_step = astep / mr as isize;
-                // The fields every tile of this block shares are set once; `place` points the
-                // tile at (ir, jr), rewriting only what changes from tile to tile.
-                let mut t = Tile {
-                    k: kb,
-                    a: apk,
-                    rsa: ars,
-                    csa: acs,
-                    rows: mr,
-                    b: bpk.as_ptr(),
-                    rsb: nr as isize,
-                    b_full_rows: kb,
-                    cols: nr,
-                    c: c_blk,
-                    rsc: p.rsc,
-                    csc: p.csc,
-                    c_full_rows: false,
-                    load: !first,
-                    finish: last,
-                    alpha: p.alpha,
-                    beta: p.beta,
-                    c0: c0_saved,
-                    rs0: if save_c0 { rs0 as isize } else { p.rsc },
-                    cs0: if save_c0 { 1 } else { p.csc },
-                    c0_full_rows: save_c0,
-                };
-                let place = |t: &mut Tile, ir: usize, jr: usize| {
-                    (t.b, t.rsb, t.b_full_rows) = b_panel(jr);
-                    // Strip ir / mr (ir is a multiple of mr), without a division per tile.
-                    t.a = apk.wrapping_offset(ir as isize * a_row_step);
-                    t.rows = mr.min(mb - ir);
-                    t.cols = nr.min(nb - jr);
-                    t.c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
-                    t.c_full_rows = p.c_rows_exclusive
-                        && c_row_readable_full(
-                            p.m,
-                            p.n,
-                            p.rsc,
-                            p.csc,
-                            ic + ir + t.rows - 1,
-                            jc + jr,
-                            nr,
-                        );
-                    if save_c0 {
-                        t.c0 = c0_saved.wrapping_add((ic + ir) * rs0 + jr);
+/// B's block at depth `pc`, column `jc`.
+fn b_block(p: &Problem, pc: usize, jc: usize) -> Strided {
+    Strided {
+        ptr: p
+            .b
+            .ptr
+            .wrapping_offset(pc as isize * p.b.rs + jc as isize * p.b.cs),
+        ..p.b
+    }
+}
+
+/// Packs panels `q0..q1` (each nr wide) of `b`'s block into `dst`, which holds the block's
+/// panels from its first one.
+///
+/// # Safety
+/// The block lies inside B's extent; `dst` holds `ceil(nb/nr)*nr*kb` floats, and no other
+/// thread touches panels `q0..q1` of it meanwhile.
+unsafe fn pack_b_panels(plan: &Plan, b: &BBlock, q0: usize, q1: usize, dst: *mut f32) {
+    let nr = plan.kernel.nr;
+    let (c0, c1) = (q0 * nr, (q1 * nr).min(b.nb));
+    if c0 >= c1 {
+        return;
+    }
+    let src = Strided {
+        ptr: b.blk.ptr.wrapping_offset(c0 as isize * b.blk.cs),
+        ..b.blk
+    };
+    let len = (q1 - q0) * nr * b.kb;
+    // SAFETY: panels q0..q1 of `dst` (caller: allocated, not touched by anyone else).
+    let out = unsafe { std::slice::from_raw_parts_mut(dst.add(q0 * nr * b.kb), len) };
+    // SAFETY: columns c0..c1 of the block are inside B (caller); `out` holds their panels.
+    unsafe { pack_b(b.kb, c1 - c0, src, out, nr, plan.kernel.pack_b_panel) };
+}
+
+/// Keeps C's values before the call for the nb-wide panel at column `jc` when `save` (see
+/// [`OldC`]), in `buf`, rows padded to whole tiles so that every row reads nr wide.
+///
+/// # Safety
+/// The panel's cells are cells of C, readable.
+unsafe fn save_old_c(
+    p: &Problem,
+    buf: &mut Vec<f32>,
+    jc: usize,
+    nb: usize,
+    nr: usize,
+    save: bool,
+) -> OldC {
+    if !save {
+        return OldC::NONE;
+    }
+    let rs0 = nb.div_ceil(nr) * nr;
+    let buf = aligned(buf, p.m * rs0);
+    for (i, row) in buf.chunks_exact_mut(rs0).enumerate() {
+        for (j, v) in row[..nb].iter_mut().enumerate() {
+            let at = i as isize * p.rsc + (jc + j) as isize * p.csc;
+            // SAFETY: (i, jc + j) is a cell of C (caller).
+            *v = unsafe { *p.c.offset(at) };
+        }
+    }
+    OldC {
+        saved: buf.as_ptr(),
+        rs0,
+        is_saved: true,
+    }
+}
+
+/// Loops 3 to 1 for one kc x nc block: every mc-tall block of `p`'s rows (A packed into `abuf`
+/// when it pays) against the block of B, tile by tile.
+///
+/// # Safety
+/// As [`run`] for `p`; `b` describes this block of `p`'s B, its packed panels complete; `old`
+/// as [`save_old_c`] made it for this panel of `p`'s C.
+unsafe fn block_rows(plan: &Plan, p: &Problem, abuf: &mut Vec<f32>, b: &BBlock, old: OldC) {
+    let Blocking { mc, .. } = plan.blocking;
+    let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
+    let pack_all_a = p.m >= PACK_A_MIN_ROWS && p.n >= PACK_A_MIN_COLS;
+    let (jc, pc, kb, nb) = (b.jc, b.pc, b.kb, b.nb);
+    let (first, last) = (pc == 0, pc + kb == p.k);
+    let save_c0 = old.is_saved;
+    let (c0_saved, rs0) = (old.saved, old.rs0);
+    // loop 3: split m into mc-tall blocks of A and C
+    for ic in (0..p.m).step_by(mc) {
+        let mb = mc.min(p.m - ic);
+        let a_blk = Strided {
+            ptr: p
+                .a
+                .ptr
+                .wrapping_offset(ic as isize * p.a.rs + pc as isize * p.a.cs),
+            ..p.a
+        };
+        let c_blk =
+            p.c.wrapping_offset(ic as isize * p.rsc + jc as isize * p.csc);
+        let (apk, ars, acs, astep) = if pack_all_a {
+            let buf = aligned(abuf, mb.div_ceil(mr) * mr * kb);
+            // SAFETY: the block is inside A's extent; `buf` was sized for it.
+            unsafe { pack_a(mb, kb, a_blk, buf, mr, plan.kernel.pack_a_panel) };
+            (buf.as_ptr(), 1, mr as isize, (mr * kb) as isize)
+        } else {
+            (a_blk.ptr, a_blk.rs, a_blk.cs, mr as isize * a_blk.rs)
+        };
+        let a_row_step = astep / mr as isize;
+        // The fields every tile of this block shares are set once; `place` points the
+        // tile at (ir, jr), rewriting only what changes from tile to tile.
+        let mut t = Tile {
+            k: kb,
+            a: apk,
+            rsa: ars,
+            csa: acs,
+            rows: mr,
+            b: b.packed,
+            rsb: nr as isize,
+            b_full_rows: kb,
+            cols: nr,
+            c: c_blk,
+            rsc: p.rsc,
+            csc: p.csc,
+            c_full_rows: false,
+            load: !first,
+            finish: last,
+            alpha: p.alpha,
+            beta: p.beta,
+            c0: c0_saved,
+            rs0: if save_c0 { rs0 as isize } else { p.rsc },
+            cs0: if save_c0 { 1 } else { p.csc },
+            c0_full_rows: save_c0,
+        };
+        let place = |t: &mut Tile, ir: usize, jr: usize| {
+            (t.b, t.rsb, t.b_full_rows) = b.panel(p, jr, nr);
+            // Strip ir / mr (ir is a multiple of mr), without a division per tile.
+            t.a = apk.wrapping_offset(ir as isize * a_row_step);
+            t.rows = mr.min(mb - ir);
+            t.cols = nr.min(nb - jr);
+            t.c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize * p.csc);
+            t.c_full_rows = p.c_rows_exclusive
+                && c_row_readable_full(p.m, p.n, p.rsc, p.csc, ic + ir + t.rows - 1, jc + jr, nr);
+            if save_c0 {
+                t.c0 = c0_saved.wrapping_add((ic + ir) * rs0 + jr);
+            } else {
+                (t.c0, t.c0_full_rows) = (t.c.cast_const(), t.c_full_rows);
+            }
+        };
+        // Each tile first asks for the C lines of the tile after it
+        // (`prefetch_c_block`): those rows are a row stride apart, each its own miss,
+        // and a tile's sums cannot start before they arrive. Only for blocks of whole
+        // packed panels, where every tile runs a long k loop to hide the fetches behind.
+        let prefetch_next = |ir: usize, jr: usize| {
+            if ir < mb && jr < nb && p.csc == 1 {
+                let c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize);
+                prefetch_c_block(c, mr.min(mb - ir), p.rsc, nr.min(nb - jr));
+            }
+        };
+        // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
+        // inside the caller's extents; packed buffers hold whole zero-padded panels.
+        if pack_all_a {
+            // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
+            for jr in (0..nb).step_by(nr) {
+                for ir in (0..mb).step_by(mr) {
+                    if ir + mr < mb {
+                        prefetch_next(ir + mr, jr);
                     } else {
-                        (t.c0, t.c0_full_rows) = (t.c.cast_const(), t.c_full_rows);
+                        prefetch_next(0, jr + nr);
                     }
-                };
-                // Each tile first asks for the C lines of the tile after it
-                // (`prefetch_c_block`): those rows are a row stride apart, each its own miss,
-                // and a tile's sums cannot start before they arrive. Only for blocks of whole
-                // packed panels, where every tile runs a long k loop to hide the fetches behind.
-                let prefetch_next = |ir: usize, jr: usize| {
-                    if ir < mb && jr < nb && p.csc == 1 {
-                        let c = c_blk.wrapping_offset(ir as isize * p.rsc + jr as isize);
-                        prefetch_c_block(c, mr.min(mb - ir), p.rsc, nr.min(nb - jr));
-                    }
-                };
-                // SAFETY (both loop orders): every tile lies inside the blocks above, which lie
-                // inside the caller's extents; packed buffers hold whole zero-padded panels.
-                if pack_all_a {
-                    // loop 2: nr-wide micro-panels of B; loop 1: mr-tall strips of packed A
-                    for jr in (0..nb).step_by(nr) {
-                        for ir in (0..mb).step_by(mr) {
-                            if ir + mr < mb {
-                                prefetch_next(ir + mr, jr);
-                            } else {
-                                prefetch_next(0, jr + nr);
-                            }
-                            place(&mut t, ir, jr);
-                            unsafe { plan.kernel.run(&t) };
-                        }
-                    }
-                } else {
-                    // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
-                    for ir in (0..mb).step_by(mr) {
-                        for jr in (0..nb).step_by(nr) {
-                            place(&mut t, ir, jr);
-                            unsafe { plan.kernel.run(&t) };
-                        }
-                    }
+                    place(&mut t, ir, jr);
+                    unsafe { plan.kernel.run(&t) };
+                }
+            }
+        } else {
+            // Unpacked A: keep one A strip hot in L1 while it meets every B panel.
+            for ir in (0..mb).step_by(mr) {
+                for jr in (0..nb).step_by(nr) {
+                    place(&mut t, ir, jr);
+                    unsafe { plan.kernel.run(&t) };
                 }
             }
         }
