@@ -182,3 +182,133 @@ pub unsafe fn rank_k_update(t: &RankK) {
     // SAFETY: forwarded contract.
     unsafe { rank_k::by_depth::<Avx2>(t) }
 }
+
+/// Packs one 16-column panel of B whose columns are contiguous (unit row stride, columns `cs`
+/// floats apart: the transpose of a row-major matrix, as the trainer's backward product reads
+/// `W^T`): `dst[p*16 + j] = src[j*cs + p]` for `j < live`, zero for `live <= j < 16`. A copy
+/// through 8x8 transposes ([`transpose_panel`]), where the portable packer gathers one float
+/// per load.
+///
+/// # Safety
+/// The CPU must support AVX2; `src.offset(j*cs + p)` must be readable for `j < live <= 16`,
+/// `p < depth`; `dst` must hold `16*depth` floats.
+pub unsafe fn pack_b_panel_16(
+    src: *const f32,
+    cs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    // SAFETY: forwarded contract.
+    unsafe { transpose_panel::<16>(src, cs, live, depth, dst) }
+}
+
+/// [`pack_b_panel_16`] for 24-column panels (the 4x24 kernel).
+///
+/// # Safety
+/// As [`pack_b_panel_16`] with 24 columns.
+pub unsafe fn pack_b_panel_24(
+    src: *const f32,
+    cs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    // SAFETY: forwarded contract.
+    unsafe { transpose_panel::<24>(src, cs, live, depth, dst) }
+}
+
+/// `dst[p*W + i] = src[i*rs + p]` for `i < live`, `0.0` for `live <= i < W`, `p < depth`
+/// (`W` a multiple of 8): each block of 8 columns of 8 rows is loaded (the last, ragged block
+/// through a mask, which reads nothing past the live columns), transposed in registers
+/// (unpack, shuffle, then swap 128-bit halves) and stored as 8 contiguous floats per column. A
+/// copy: no arithmetic, so no bit of any float changes.
+///
+/// # Safety
+/// The CPU must support AVX2; `src.offset(i*rs + p)` must be readable for `i < live <= W`,
+/// `p < depth`; `dst` must hold `W*depth` floats.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_panel<const W: usize>(
+    src: *const f32,
+    rs: isize,
+    live: usize,
+    depth: usize,
+    dst: &mut [f32],
+) {
+    const { assert!(W.is_multiple_of(LANES)) };
+    assert!(
+        live <= W && dst.len() >= W * depth,
+        "a {W}-wide panel of depth {depth}"
+    );
+    let out = dst.as_mut_ptr();
+    for p0 in (0..depth).step_by(LANES) {
+        let cols = (depth - p0).min(LANES);
+        let mask = _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(cols as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        for g in 0..W / LANES {
+            // (Macros, not closures: a closure is a function of its own, without this one's
+            // target features, and its intrinsics would not be inlined.)
+            macro_rules! row {
+                ($r:literal) => {{
+                    let i = LANES * g + $r;
+                    if i < live {
+                        let at = src.wrapping_offset(i as isize * rs + p0 as isize);
+                        // SAFETY: row i < live holds columns p0..p0 + cols (p0 + cols <=
+                        // depth), readable (caller); masked-off lanes are not read.
+                        unsafe { _mm256_maskload_ps(at, mask) }
+                    } else {
+                        _mm256_setzero_ps()
+                    }
+                }};
+            }
+            let r = [
+                row!(0),
+                row!(1),
+                row!(2),
+                row!(3),
+                row!(4),
+                row!(5),
+                row!(6),
+                row!(7),
+            ];
+            let t = [
+                _mm256_unpacklo_ps(r[0], r[1]),
+                _mm256_unpackhi_ps(r[0], r[1]),
+                _mm256_unpacklo_ps(r[2], r[3]),
+                _mm256_unpackhi_ps(r[2], r[3]),
+                _mm256_unpacklo_ps(r[4], r[5]),
+                _mm256_unpackhi_ps(r[4], r[5]),
+                _mm256_unpacklo_ps(r[6], r[7]),
+                _mm256_unpackhi_ps(r[6], r[7]),
+            ];
+            // Within each 128-bit half, u[c] holds column c (and c + 4 in the upper half) of
+            // rows 0-3 (u[0..4]) or rows 4-7 (u[4..8]).
+            let u = [
+                _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+                _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+                _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+                _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+                _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+                _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+                _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+                _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+            ];
+            let c = [
+                _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+                _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+                _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+                _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+                _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+                _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+                _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+                _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+            ];
+            for (j, v) in c.iter().enumerate().take(cols) {
+                // SAFETY: p0 + j < depth, so floats (p0 + j)*W + 8g .. +8 lie inside `dst`.
+                unsafe { _mm256_storeu_ps(out.add((p0 + j) * W + LANES * g), *v) };
+            }
+        }
+    }
+}

@@ -168,7 +168,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 16,
         tile: avx2_gemm::gemm_tile::<6, 2>,
         pack_a_panel: None,
-        pack_b_panel: None,
+        pack_b_panel: Some(avx2_gemm::pack_b_panel_16),
     },
     #[cfg(target_arch = "x86_64")]
     GemmKernel {
@@ -178,7 +178,7 @@ const KERNELS: &[GemmKernel] = &[
         nr: 24,
         tile: avx2_gemm::gemm_tile::<4, 3>,
         pack_a_panel: None,
-        pack_b_panel: None,
+        pack_b_panel: Some(avx2_gemm::pack_b_panel_24),
     },
     // 12x32: 24 zmm accumulators (of 32), two B loads and twelve broadcasts per 24 FMAs, the
     // shape of BLIS's and OpenBLAS's Skylake-X sgemm kernels; measured 10-15 % faster than 6x32
