@@ -812,9 +812,10 @@ fn prefetched_lines_change_no_bit() {
     }
 }
 
-/// Threads sharing packed B (a split by rows with beta 0 packs each block of B once, each
-/// thread packing a share of its panels) and the per-thread path (beta != 0 across several kc
-/// blocks, where every thread keeps its own saved C) give the contract's bits, with the guard
+/// Threads sharing packed B (`share_packed_b_from(0)`: a split by rows with beta 0 packs each
+/// block of B once, each thread packing a share of its panels) and the per-thread path
+/// (beta != 0 across several kc blocks, where every thread keeps its own saved C) give the
+/// contract's bits, with the guard
 /// cells intact: problems large enough to be split, blocks small enough that every loop
 /// iterates and the panels split unevenly, 2 and 3 threads, every kernel, B packed from rows,
 /// from columns (the family's transposing packer) and from neither.
@@ -828,7 +829,10 @@ fn threads_sharing_packed_b_give_the_contract_bits() {
     for kern in kernels() {
         for threads in [2, 3] {
             common::with_threads(threads, || {
-                let g = Gemm::with_kernel(kern).threads(threads).blocking(blk);
+                let g = Gemm::with_kernel(kern)
+                    .threads(threads)
+                    .blocking(blk)
+                    .share_packed_b_from(0);
                 for (s, &(m, k, n)) in [(300, 150, 100), (250, 100, 170)].iter().enumerate() {
                     assert!(m * k * n >= vanishing::gemm::driver::PAR_MIN_MACS);
                     for lb in [Layout::RowMajor, Layout::ColMajor, Layout::General] {

@@ -164,6 +164,9 @@ pub struct Plan {
     /// The rank-k update kernel for shallow products in its shape (see [`rank_k_form`]), or
     /// `None` to send every product through the microkernel.
     pub rank_k: Option<RankKKernel>,
+    /// Threads of a split by rows pack each block of B once between them when the block holds
+    /// at least this many floats ([`SHARE_B_MIN_FLOATS`] by default; see [`shares_b`]).
+    pub share_b_min_floats: usize,
 }
 
 /// Floats per 64-byte line: with `beta != 0`, C rows this far apart (rounded up from `n`) keep
@@ -388,7 +391,7 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     }
     let per = tiles.div_ceil(parts) * tile;
     let by_rows = tiles_m >= tiles_n;
-    if by_rows && shares_b(plan, &p, per) {
+    if by_rows && shares_b(plan, &p, parts, per) {
         // SAFETY: forwarded from the caller.
         unsafe { split_rows_sharing_b(plan, p, parts, per) };
         return;
@@ -410,14 +413,27 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
     });
 }
 
-/// Whether the row parts of a split (`per` rows each, the last maybe fewer) can share one
+/// Blocks of B smaller than this many floats are packed by every thread of a split, not once
+/// for all of them ([`shares_b`]): sharing costs a second parallel loop per block and sends
+/// the other threads' panels from core to core, which a small block's packing does not repay.
+/// Measured on Zen 5, two threads, alternating builds: 784x1000x30 (B block 1000x32, one
+/// panel) 2-20 % slower shared, 1000x784x100 (784x128) within -8..+9 %, 1024^3 (1024x1024)
+/// and larger faster (2048^3 +3-6 %, 4096^3 +11 %).
+pub const SHARE_B_MIN_FLOATS: usize = 1 << 18;
+
+/// Whether the `parts` row parts of a split (`per` rows each, the last maybe fewer) share one
 /// packed copy of each block of B ([`split_rows_sharing_b`]) instead of each packing all of
 /// it: when they would pack B anyway (its rows are not contiguous, or the parts are too tall
-/// to read it in place) and C needs no saved copy for beta (`beta == 0`, or one kc block).
-fn shares_b(plan: &Plan, p: &Problem, per: usize) -> bool {
+/// to read it in place), when a block is large enough (`Plan::share_b_min_floats`) and has a
+/// panel for every part to pack, and when C needs no saved copy for beta (`beta == 0`, or one
+/// kc block).
+fn shares_b(plan: &Plan, p: &Problem, parts: usize, per: usize) -> bool {
+    let Blocking { kc, nc, .. } = plan.blocking;
     let packs_b = p.b.cs != 1 || per >= PACK_B_MIN_ROWS;
-    let saves_c0 = p.k > plan.blocking.kc && p.beta != 0.0;
-    packs_b && !saves_c0
+    let (kb, nb) = (p.k.min(kc), p.n.min(nc));
+    let large = kb * nb >= plan.share_b_min_floats && nb.div_ceil(plan.kernel.nr) >= parts;
+    let saves_c0 = p.k > kc && p.beta != 0.0;
+    packs_b && large && !saves_c0
 }
 
 /// A block of B and its shared packing buffer, handed to the worker threads of one

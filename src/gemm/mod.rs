@@ -78,6 +78,7 @@ impl Gemm {
                 blocking: Blocking::selected(kernel.mr, kernel.nr),
                 threads: rayon::current_num_threads(),
                 rank_k: Some(RankKKernel::for_isa(kernel.isa)),
+                share_b_min_floats: driver::SHARE_B_MIN_FLOATS,
             },
         }
     }
@@ -94,6 +95,16 @@ impl Gemm {
     /// The bits are the same either way; tests and benchmarks compare the two.
     pub fn rank_k(mut self, on: bool) -> Gemm {
         self.plan.rank_k = on.then(|| RankKKernel::for_isa(self.plan.kernel.isa));
+        self
+    }
+
+    /// Threads splitting a product by rows share one packed copy of each block of B (each
+    /// packing a share of its panels) when the block holds at least `floats` floats; smaller
+    /// blocks are packed by every thread ([`driver::SHARE_B_MIN_FLOATS`] by default: below it
+    /// sharing measured no faster). The bits are the same either way; tests use 0 to share on
+    /// small problems.
+    pub fn share_packed_b_from(mut self, floats: usize) -> Gemm {
+        self.plan.share_b_min_floats = floats;
         self
     }
 
