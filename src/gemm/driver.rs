@@ -165,7 +165,7 @@ pub struct Plan {
     /// `None` to send every product through the microkernel.
     pub rank_k: Option<RankKKernel>,
     /// Threads of a split by rows pack each block of B once between them when the block holds
-    /// at least this many floats ([`SHARE_B_MIN_FLOATS`] by default; see [`shares_b`]).
+    /// at least this many floats ([`SHARE_B_MIN_FLOATS`] by default; see `shares_b`).
     pub share_b_min_floats: usize,
 }
 
@@ -204,10 +204,9 @@ fn rank_k_form(p: &Problem, threads: usize, prefetch: LinePrefetch) -> Option<Ra
 }
 
 /// How a problem runs, decided from its shape, strides, `beta != 0` and the plan alone (never
-/// from its data or addresses), so that a product repeated many times can decide it once
-/// ([`super::prepared::Prepared`]). Every route gives the same bits (the kernel contract).
+/// from its data or addresses). Every route gives the same bits (the kernel contract).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Route {
+enum Route {
     /// The family's rank-k update kernel (see [`rank_k_form`]).
     RankK(RankKKernel),
     /// C fits one microkernel tile and the depth one kc block: a single kernel call on A and
@@ -220,7 +219,7 @@ pub(crate) enum Route {
 
 /// The orientation and route of a problem with `m, n, k >= 1` and `alpha != 0`: the problem as
 /// it will run (transposed when C's unit stride is along its columns) and how.
-pub(crate) fn route(plan: &Plan, mut p: Problem) -> (Problem, Route) {
+fn route(plan: &Plan, mut p: Problem) -> (Problem, Route) {
     // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
     if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
         p = p.transposed();
@@ -277,7 +276,7 @@ pub unsafe fn run_prefetching(plan: &Plan, p: Problem, lines: &[usize]) {
 ///
 /// # Safety
 /// As [`run`].
-pub(crate) unsafe fn trivial(p: Problem, lines: &[usize]) -> bool {
+unsafe fn trivial(p: Problem, lines: &[usize]) -> bool {
     let issue_all = || lines.iter().for_each(|&l| crate::kernels::prefetch_l2(l));
     if p.m == 0 || p.n == 0 {
         issue_all();
@@ -297,7 +296,7 @@ pub(crate) unsafe fn trivial(p: Problem, lines: &[usize]) -> bool {
 /// # Safety
 /// As [`run`], with `m, n, k >= 1`, `alpha != 0`, and `(p, how)` as [`route`] returns them
 /// for this problem's shape, strides and plan.
-pub(crate) unsafe fn run_routed(plan: &Plan, p: Problem, how: Route, lines: &[usize]) {
+unsafe fn run_routed(plan: &Plan, p: Problem, how: Route, lines: &[usize]) {
     let issue_all = || lines.iter().for_each(|&l| crate::kernels::prefetch_l2(l));
     match how {
         Route::RankK(kernel) => {
@@ -414,7 +413,7 @@ unsafe fn run_split(plan: &Plan, p: Problem, threads: usize) {
 }
 
 /// Blocks of B smaller than this many floats are packed by every thread of a split, not once
-/// for all of them ([`shares_b`]): sharing costs a second parallel loop per block and sends
+/// for all of them (`shares_b`): sharing costs a second parallel loop per block and sends
 /// the other threads' panels from core to core, which a small block's packing does not repay.
 /// Measured on Zen 5, two threads, alternating builds: 784x1000x30 (B block 1000x32, one
 /// panel) 2-20 % slower shared, 1000x784x100 (784x128) within -8..+9 %, 1024^3 (1024x1024)

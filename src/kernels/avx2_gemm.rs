@@ -186,7 +186,7 @@ pub unsafe fn rank_k_update(t: &RankK) {
 /// Packs one 16-column panel of B whose columns are contiguous (unit row stride, columns `cs`
 /// floats apart: the transpose of a row-major matrix, as the trainer's backward product reads
 /// `W^T`): `dst[p*16 + j] = src[j*cs + p]` for `j < live`, zero for `live <= j < 16`. A copy
-/// through 8x8 transposes ([`transpose_panel`]), where the portable packer gathers one float
+/// through 8x8 transposes (`transpose_panel`), where the portable packer gathers one float
 /// per load.
 ///
 /// # Safety

@@ -177,7 +177,7 @@ pub unsafe fn rank_k_update(t: &RankK) {
 /// Packs one whole 12-row panel of A whose rows are contiguous (unit column stride, rows `rs`
 /// floats apart) into the microkernel's layout, `dst[p*12 + i] = src[i*rs + p]` for `p <
 /// depth` (a copy: no arithmetic, so no bit can change). The portable packer moves one float
-/// per load and store and held 7 % of a 256^3 product's time on Zen 5; [`transpose_panel`]
+/// per load and store and held 7 % of a 256^3 product's time on Zen 5; `transpose_panel`
 /// moves 16 columns of four rows per three shuffles a row.
 ///
 /// # Safety
