@@ -247,63 +247,80 @@ unsafe fn transpose_panel<const W: usize>(
         "a {W}-wide panel of depth {depth}"
     );
     let out = dst.as_mut_ptr();
-    for p0 in (0..depth).step_by(LANES) {
-        let cols = (depth - p0).min(LANES);
-        let mask = ((1u32 << cols) - 1) as __mmask16;
-        for g in 0..W / 4 {
-            // (Macros, not closures: a closure is a function of its own, without this one's
-            // target features, and its intrinsics would not be inlined.)
-            macro_rules! row {
-                ($r:literal) => {{
-                    let i = 4 * g + $r;
-                    if i < live {
-                        let at = src.wrapping_offset(i as isize * rs + p0 as isize);
-                        // SAFETY: row i < live holds columns p0..p0 + cols (p0 + cols <=
-                        // depth), readable (caller); masked-off lanes are not read.
-                        unsafe { _mm512_maskz_loadu_ps(mask, at) }
-                    } else {
-                        _mm512_setzero_ps()
-                    }
-                }};
-            }
-            let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
-            // A 4x4 transpose inside each 128-bit lane L: afterwards lane L of c[j] holds
-            // column 4L + j of the four rows.
-            let t0 = _mm512_unpacklo_ps(r0, r1);
-            let t1 = _mm512_unpackhi_ps(r0, r1);
-            let t2 = _mm512_unpacklo_ps(r2, r3);
-            let t3 = _mm512_unpackhi_ps(r2, r3);
-            macro_rules! pairs {
-                ($op:ident, $a:expr, $b:expr) => {
-                    _mm512_castpd_ps($op(_mm512_castps_pd($a), _mm512_castps_pd($b)))
-                };
-            }
-            let c = [
-                pairs!(_mm512_unpacklo_pd, t0, t2),
-                pairs!(_mm512_unpackhi_pd, t0, t2),
-                pairs!(_mm512_unpacklo_pd, t1, t3),
-                pairs!(_mm512_unpackhi_pd, t1, t3),
-            ];
-            macro_rules! lane {
-                ($l:literal) => {
-                    for (j, v) in c.iter().enumerate() {
-                        if 4 * $l + j < cols {
-                            let p = p0 + 4 * $l + j;
-                            // SAFETY: p < depth, so floats p*W + 4g .. +4 lie inside `dst`.
+    // One block of 16 columns at p0 (`cols` of them live); `$whole`: all 16, so the loads need
+    // no mask and every column is stored, with no test in the loop (the ragged block tests).
+    // (Macros, not closures: a closure is a function of its own, without this one's target
+    // features, and its intrinsics would not be inlined.)
+    macro_rules! block {
+        ($p0:expr, $cols:expr, $whole:literal) => {{
+            let (p0, cols): (usize, usize) = ($p0, $cols);
+            let mask = ((1u32 << cols) - 1) as __mmask16;
+            for g in 0..W / 4 {
+                macro_rules! row {
+                    ($r:literal) => {{
+                        let i = 4 * g + $r;
+                        if i < live {
+                            let at = src.wrapping_offset(i as isize * rs + p0 as isize);
+                            // SAFETY: row i < live holds columns p0..p0 + cols (p0 + cols <=
+                            // depth), readable (caller); masked-off lanes are not read.
                             unsafe {
-                                _mm_storeu_ps(
-                                    out.add(p * W + 4 * g),
-                                    _mm512_extractf32x4_ps::<$l>(*v),
-                                )
-                            };
+                                if $whole {
+                                    _mm512_loadu_ps(at)
+                                } else {
+                                    _mm512_maskz_loadu_ps(mask, at)
+                                }
+                            }
+                        } else {
+                            _mm512_setzero_ps()
                         }
-                    }
-                };
+                    }};
+                }
+                let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
+                // A 4x4 transpose inside each 128-bit lane L: afterwards lane L of c[j] holds
+                // column 4L + j of the four rows.
+                let t0 = _mm512_unpacklo_ps(r0, r1);
+                let t1 = _mm512_unpackhi_ps(r0, r1);
+                let t2 = _mm512_unpacklo_ps(r2, r3);
+                let t3 = _mm512_unpackhi_ps(r2, r3);
+                macro_rules! pairs {
+                    ($op:ident, $a:expr, $b:expr) => {
+                        _mm512_castpd_ps($op(_mm512_castps_pd($a), _mm512_castps_pd($b)))
+                    };
+                }
+                let c = [
+                    pairs!(_mm512_unpacklo_pd, t0, t2),
+                    pairs!(_mm512_unpackhi_pd, t0, t2),
+                    pairs!(_mm512_unpacklo_pd, t1, t3),
+                    pairs!(_mm512_unpackhi_pd, t1, t3),
+                ];
+                macro_rules! lane {
+                    ($l:literal) => {
+                        for (j, v) in c.iter().enumerate() {
+                            if $whole || 4 * $l + j < cols {
+                                let p = p0 + 4 * $l + j;
+                                // SAFETY: p < depth, so floats p*W + 4g .. +4 lie inside `dst`.
+                                unsafe {
+                                    _mm_storeu_ps(
+                                        out.add(p * W + 4 * g),
+                                        _mm512_extractf32x4_ps::<$l>(*v),
+                                    )
+                                };
+                            }
+                        }
+                    };
+                }
+                lane!(0);
+                lane!(1);
+                lane!(2);
+                lane!(3);
             }
-            lane!(0);
-            lane!(1);
-            lane!(2);
-            lane!(3);
-        }
+        }};
+    }
+    let whole = depth / LANES * LANES;
+    for p0 in (0..whole).step_by(LANES) {
+        block!(p0, LANES, true);
+    }
+    if whole < depth {
+        block!(whole, depth - whole, false);
     }
 }
