@@ -679,3 +679,117 @@ fn momentum_schedules() {
     assert_eq!(c.mu_at(123_456), 0.9);
     assert!(Momentum::OFF.is_off() && !c.is_off());
 }
+
+/// Bytes like MNIST's: a border of positions zero in every image, and inside it most pixels
+/// zero, so a batch leaves runs of positions zero in all its images (rows of the first layer's
+/// update that the small-batch step skips).
+fn sparse_byte_dataset(
+    seed: u64,
+    m: usize,
+    side: usize,
+    classes: usize,
+) -> vanishing::data::Dataset {
+    let mut r = common::rng(seed);
+    let mut pixels = vec![0u8; m * side * side];
+    for img in pixels.chunks_exact_mut(side * side) {
+        for (p, v) in img.iter_mut().enumerate() {
+            let (row, col) = (p / side, p % side);
+            let inside = (3..side - 3).contains(&row) && (5..side - 5).contains(&col);
+            if inside && r.random_bool(0.35) {
+                *v = r.random_range(1..=255u8);
+            }
+        }
+    }
+    let labels = (0..m).map(|_| r.random_range(0..classes) as u8).collect();
+    vanishing::data::Dataset::from_bytes(&pixels, labels, side * side, classes)
+}
+
+/// On sparse images (zero pixel positions across whole batches), the small-batch step, whose
+/// first-layer update skips those positions' sums, gives the general step's bits, plain and
+/// with momentum, on every family, and so does the same step with skipping turned off.
+#[test]
+fn small_batch_step_skipping_zero_pixels_equals_the_general_step() {
+    use vanishing::nn::batched::Velocity;
+    use vanishing::nn::small_batch::SmallBatchStep;
+    let bits = |n: &Network| -> Vec<u32> {
+        n.weights_t
+            .iter()
+            .chain(&n.biases)
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    let mut cases = 0;
+    for isa in common::families() {
+        let e = engine(isa);
+        for (si, side) in [12usize, 28].into_iter().enumerate() {
+            let sizes = [side * side, 30, 10];
+            let data = sparse_byte_dataset(si as u64, 64, side, 10);
+            for batch in [1usize, 10, 16] {
+                for momentum in [false, true] {
+                    let start = Network::new(&sizes, ACTS[si], Init::Default, 3).unwrap();
+                    let mut general = start.clone();
+                    let mut skipping = SmallBatchStep::new(&start, &e, batch);
+                    let e_off = Engine {
+                        gemm: e.gemm.skip_zero_rows(false),
+                        act: e.act,
+                    };
+                    let mut dense = SmallBatchStep::new(&start, &e_off, batch);
+                    let mut ws = Workspace::new(&start, batch);
+                    let mut vel = Velocity::zeros(&start);
+                    let p = SgdParams {
+                        cost: COSTS[si],
+                        eta: 0.5,
+                        lambda: 2.0,
+                        train_size: 64,
+                    };
+                    for s in 0..6 {
+                        let rows = if s == 5 { batch.div_ceil(2) } else { batch };
+                        let idx: Vec<usize> = (0..rows).map(|i| (s * 11 + i * 7) % 64).collect();
+                        let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+                        let m =
+                            e.gather_pixels(&mut ws, &data.pixels, sizes[0], idx.iter().copied());
+                        for step in [&mut skipping, &mut dense] {
+                            assert_eq!(step.gather_pixels(&data.pixels, idx.iter().copied()), m);
+                            if momentum {
+                                step.step_momentum(m, &labels, &p, 0.9);
+                            } else {
+                                step.step(m, &labels, &p);
+                            }
+                        }
+                        if momentum {
+                            e.sgd_step_momentum(
+                                &mut general,
+                                &mut ws,
+                                &mut vel,
+                                m,
+                                &labels,
+                                &p,
+                                0.9,
+                            );
+                        } else {
+                            e.sgd_step(&mut general, &mut ws, m, &labels, &p);
+                        }
+                    }
+                    let what = format!("{isa:?} {sizes:?} batch {batch} momentum {momentum}");
+                    for (name, step) in [("skipping", &skipping), ("dense", &dense)] {
+                        let mut out = start.clone();
+                        step.store(&mut out);
+                        assert_eq!(
+                            bits(&out),
+                            bits(&general),
+                            "{what}: the {name} step differs"
+                        );
+                    }
+                    assert_ne!(
+                        bits(&general),
+                        bits(&start),
+                        "{what}: the steps changed nothing"
+                    );
+                    cases += 1;
+                }
+            }
+        }
+    }
+    println!("{cases} sparse small-batch cases");
+}

@@ -99,6 +99,10 @@ pub struct Problem {
     /// Whether this call's thread owns every row of C in full (so reading past a row's last
     /// column, into the next row, cannot race with another thread). False for column slabs.
     pub c_rows_exclusive: bool,
+    /// Rows of A known to be all zero, as a bit map (bit `i % 64` of word `i / 64`,
+    /// `m.div_ceil(64)` words), or null. Only the rank-k kernel reads it (to skip those rows'
+    /// sums; same bits); a transposed or row-split problem drops it.
+    pub zero_rows_of_a: *const u64,
 }
 
 impl Problem {
@@ -124,6 +128,8 @@ impl Problem {
             alpha: self.alpha,
             beta: self.beta,
             c_rows_exclusive: self.c_rows_exclusive,
+            // A's rows are now B's columns.
+            zero_rows_of_a: std::ptr::null(),
         }
     }
 
@@ -136,6 +142,8 @@ impl Problem {
                 ..self.a
             },
             c: self.c.wrapping_offset(r0 as isize * self.rsc),
+            // The map describes the rows from 0, not from r0.
+            zero_rows_of_a: std::ptr::null(),
             ..self
         }
     }
@@ -167,6 +175,9 @@ pub struct Plan {
     /// Threads of a split by rows pack each block of B once between them when the block holds
     /// at least this many floats ([`SHARE_B_MIN_FLOATS`] by default; see `shares_b`).
     pub share_b_min_floats: usize,
+    /// Whether a product's map of A's zero rows ([`Problem::zero_rows_of_a`]) is used; off,
+    /// every row's sum runs (benchmarks that report a share of the FMA peak count work done).
+    pub skip_zero_rows: bool,
 }
 
 /// Floats per 64-byte line: with `beta != 0`, C rows this far apart (rounded up from `n`) keep
@@ -200,6 +211,7 @@ fn rank_k_form(p: &Problem, threads: usize, prefetch: LinePrefetch) -> Option<Ra
         alpha: p.alpha,
         beta: p.beta,
         prefetch,
+        zero_rows: p.zero_rows_of_a,
     })
 }
 

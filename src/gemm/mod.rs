@@ -18,10 +18,12 @@ pub mod blocking;
 pub mod driver;
 pub mod profile;
 mod view;
+mod zero_rows;
 
 pub use crate::kernels::reference_cell;
 pub use blocking::Blocking;
 pub use view::{MatMut, MatRef};
+pub(crate) use zero_rows::{Hints, ZeroRowMap};
 
 use crate::error::{Error, Result};
 use crate::isa::Isa;
@@ -79,6 +81,7 @@ impl Gemm {
                 threads: rayon::current_num_threads(),
                 rank_k: Some(RankKKernel::for_isa(kernel.isa)),
                 share_b_min_floats: driver::SHARE_B_MIN_FLOATS,
+                skip_zero_rows: true,
             },
         }
     }
@@ -106,6 +109,20 @@ impl Gemm {
     pub fn share_packed_b_from(mut self, floats: usize) -> Gemm {
         self.plan.share_b_min_floats = floats;
         self
+    }
+
+    /// Whether the rank-k update skips the sums of rows that [`Gemm::gemm_hinted`] is told are
+    /// zero in A (the default: on). The bits are the same either way; only the work differs.
+    /// Benchmarks that report a share of the FMA peak turn it off, so that the share counts
+    /// only arithmetic done.
+    pub fn skip_zero_rows(mut self, on: bool) -> Gemm {
+        self.plan.skip_zero_rows = on;
+        self
+    }
+
+    /// Whether maps of zero rows are used (see [`Gemm::skip_zero_rows`]).
+    pub fn skips_zero_rows(&self) -> bool {
+        self.plan.skip_zero_rows
     }
 
     /// The rank-k update kernel in use for shallow products, if any.
@@ -186,6 +203,7 @@ impl Gemm {
             alpha,
             beta,
             c_rows_exclusive: true,
+            zero_rows_of_a: std::ptr::null(),
         };
         // SAFETY: forwarded from the caller.
         unsafe { driver::run(&self.plan, p) }
@@ -219,6 +237,32 @@ impl Gemm {
         c: MatMut<'_>,
         lines: &[usize],
     ) -> Result<()> {
+        self.gemm_hinted(alpha, a, b, beta, c, &Hints::lines(lines))
+    }
+
+    /// [`Gemm::gemm`] with [`Hints`]: cache lines to ask for meanwhile (as
+    /// [`Gemm::gemm_prefetching`]) and, optionally, which rows of A are all zero. The zero
+    /// rows are taken on trust, so only the crate's own callers that built the map from the
+    /// very data A holds may pass one (the trainer, from the pixels of the batch it gathered):
+    /// a row marked zero that is not would get a wrong result. A map of another height than
+    /// A's is an error.
+    pub(crate) fn gemm_hinted(
+        &self,
+        alpha: f32,
+        a: MatRef<'_>,
+        b: MatRef<'_>,
+        beta: f32,
+        c: MatMut<'_>,
+        hints: &Hints<'_>,
+    ) -> Result<()> {
+        if let Some(map) = hints.zero_rows_of_a {
+            if map.rows() != a.rows() {
+                return Err(Error::Invalid {
+                    what: "gemm: map of A's zero rows",
+                    problem: format!("it has {} rows, A has {}", map.rows(), a.rows()),
+                });
+            }
+        }
         if a.cols() != b.rows() {
             return Err(Error::ShapeMismatch {
                 op: "gemm",
@@ -263,10 +307,16 @@ impl Gemm {
             alpha,
             beta,
             c_rows_exclusive: true,
+            zero_rows_of_a: match hints.zero_rows_of_a {
+                Some(map) if self.plan.skip_zero_rows => map.as_ptr(),
+                _ => std::ptr::null(),
+            },
         };
         // SAFETY: the views were validated on construction to fit their slices, C is a unique
-        // borrow (so it cannot overlap A or B) with distinct cells, and the shapes agree.
-        unsafe { driver::run_prefetching(&self.plan, p, lines) };
+        // borrow (so it cannot overlap A or B) with distinct cells, and the shapes agree; the
+        // map, if any, has A's rows (checked above), words for all of them, and lives until
+        // the call returns.
+        unsafe { driver::run_prefetching(&self.plan, p, hints.prefetch) };
         Ok(())
     }
 }

@@ -24,7 +24,7 @@
 
 use super::batched::{Engine, SgdParams};
 use super::{Cost, Network};
-use crate::gemm::{Gemm, MatMut, MatRef};
+use crate::gemm::{Gemm, Hints, MatMut, MatRef, ZeroRowMap};
 use crate::kernels::rank_k::MAX_RANK_K;
 
 /// Floats per padding unit: one 64-byte line (a whole number of vectors of every family).
@@ -108,6 +108,14 @@ pub struct SmallBatchStep {
     /// Byte addresses of the cache lines of later batches' images, asked for during the next
     /// step's first-layer weight update ([`SmallBatchStep::prefetch_during_next_step`]).
     ahead: Vec<usize>,
+    /// The pixel positions zero in every image of the batch last gathered: rows of the first
+    /// layer's update whose sums the rank-k kernel skips (same bits; see `gemm::ZeroRowMap`).
+    zero_pixels: ZeroRowMap,
+    /// How many rows `zero_pixels` describes (0: no map). A step over more rows than that
+    /// does not use it.
+    zero_pixels_batch: usize,
+    /// The dataset rows last gathered, for building `zero_pixels`.
+    gathered: Vec<usize>,
 }
 
 /// Velocities of every layer in the padded layout, and a buffer for one layer's `W^T` step.
@@ -125,6 +133,21 @@ fn layer_input<'a>(x: &'a Aligned, below: &'a [Layer], m: usize, n_in: usize) ->
         Some(prev) => MatRef::new(prev.a.get(), m, n_in, prev.stride, 1),
     }
     .expect(SHAPES_AGREE)
+}
+
+/// What the first layer's update over `m` rows may be told besides its operands: the cache
+/// lines of later batches (`ahead`) and, when it describes these rows (`batch` of them were
+/// gathered into it), the map of pixel positions zero in every image.
+fn first_layer_hints<'a>(
+    ahead: &'a [usize],
+    zero_pixels: &'a ZeroRowMap,
+    batch: usize,
+    m: usize,
+) -> Hints<'a> {
+    Hints {
+        prefetch: ahead,
+        zero_rows_of_a: (m <= batch).then_some(zero_pixels),
+    }
 }
 
 // Shapes are fixed at construction from one network, so a GEMM shape error is a bug.
@@ -169,6 +192,9 @@ impl SmallBatchStep {
             hidden: net.hidden,
             momentum: None,
             ahead: Vec::new(),
+            zero_pixels: ZeroRowMap::new(),
+            zero_pixels_batch: 0,
+            gathered: Vec::with_capacity(capacity),
         };
         step.load(net);
         step
@@ -212,16 +238,30 @@ impl SmallBatchStep {
     /// Copies the rows `idx` of byte `pixels` (`width` bytes each) into the input batch, scaled
     /// by 1/256 (exact, so the same values as the dataset's f32 images); returns the number of
     /// rows gathered (at most the capacity).
+    ///
+    /// It also notes which pixel positions are zero in every gathered image, when the step's
+    /// GEMM skips zero rows ([`Gemm::skip_zero_rows`]): the first layer's update then skips
+    /// those rows' sums (same bits).
     pub fn gather_pixels(&mut self, pixels: &[u8], idx: impl IntoIterator<Item = usize>) -> usize {
         let width = self.width;
-        let mut m = 0;
+        self.gathered.clear();
         for (dst, i) in self.x.get_mut().chunks_exact_mut(width).zip(idx) {
             self.engine_act.scale_bytes(
                 &pixels[i * width..(i + 1) * width],
                 dst,
                 crate::data::PIXEL_SCALE,
             );
-            m += 1;
+            self.gathered.push(i);
+        }
+        let m = self.gathered.len();
+        self.zero_pixels_batch = 0;
+        if self.gemm.skips_zero_rows() {
+            let rows = self
+                .gathered
+                .iter()
+                .map(|&i| &pixels[i * width..(i + 1) * width]);
+            self.zero_pixels.fill_from_bytes(width, rows);
+            self.zero_pixels_batch = m;
         }
         m
     }
@@ -317,15 +357,19 @@ impl SmallBatchStep {
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
         let input = layer_input(&self.x, below, m, n_in);
         let g = &mut state.step.get_mut()[..n_in * stride];
-        let lines: &[usize] = if l == 0 { &self.ahead } else { &[] };
+        let hints = if l == 0 {
+            first_layer_hints(&self.ahead, &self.zero_pixels, self.zero_pixels_batch, m)
+        } else {
+            Hints::default()
+        };
         self.gemm
-            .gemm_prefetching(
+            .gemm_hinted(
                 -step,
                 input.t(),
                 MatRef::new(layer.delta.get(), m, stride, stride, 1).expect(SHAPES_AGREE),
                 0.0,
                 MatMut::new(g, n_in, stride, stride, 1).expect(SHAPES_AGREE),
-                lines,
+                &hints,
             )
             .expect(SHAPES_AGREE);
         if l == 0 {
@@ -457,15 +501,19 @@ impl SmallBatchStep {
         // Whole padded rows, as in the forward product (see the module documentation).
         let delta = MatRef::new(layer.delta.get(), m, stride, stride, 1).expect(SHAPES_AGREE);
         // The first layer's update is the step's longest pass: the next batches' lines ride on it.
-        let lines: &[usize] = if l == 0 { &self.ahead } else { &[] };
+        let hints = if l == 0 {
+            first_layer_hints(&self.ahead, &self.zero_pixels, self.zero_pixels_batch, m)
+        } else {
+            Hints::default()
+        };
         self.gemm
-            .gemm_prefetching(
+            .gemm_hinted(
                 alpha,
                 input.t(),
                 delta,
                 decay,
                 MatMut::new(layer.wt.get_mut(), n_in, stride, stride, 1).expect(SHAPES_AGREE),
-                lines,
+                &hints,
             )
             .expect(SHAPES_AGREE);
         if l == 0 {
