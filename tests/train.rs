@@ -561,20 +561,22 @@ fn momentum_step_matches_the_oracle() {
     }
 }
 
+/// Every weight and bias of `n` as bits, in order.
+fn param_bits(n: &Network) -> Vec<u32> {
+    n.weights_t
+        .iter()
+        .chain(&n.biases)
+        .flatten()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
 /// The small-batch step with momentum gives the general momentum step's bits, and both differ
 /// from plain SGD; the general step gives the same bits on 1, 2 and 3 threads.
 #[test]
 fn momentum_steps_agree_bit_for_bit() {
     use vanishing::nn::batched::Velocity;
     use vanishing::nn::small_batch::SmallBatchStep;
-    let bits = |n: &Network| -> Vec<u32> {
-        n.weights_t
-            .iter()
-            .chain(&n.biases)
-            .flatten()
-            .map(|v| v.to_bits())
-            .collect()
-    };
     for isa in common::families() {
         let e = engine(isa);
         for (ni, sizes) in [&[40usize, 30, 10][..], &[33, 17, 1, 15, 5]]
@@ -609,13 +611,13 @@ fn momentum_steps_agree_bit_for_bit() {
                 small.store(&mut out);
                 let what = format!("{isa:?} {sizes:?} batch {batch}");
                 assert_eq!(
-                    bits(&out),
-                    bits(&general),
+                    param_bits(&out),
+                    param_bits(&general),
                     "{what}: small-batch momentum differs"
                 );
                 assert_ne!(
-                    bits(&general),
-                    bits(&plain),
+                    param_bits(&general),
+                    param_bits(&plain),
                     "{what}: momentum changed nothing"
                 );
             }
@@ -640,7 +642,7 @@ fn momentum_steps_agree_bit_for_bit() {
                 ws.x.copy_from_slice(xb);
                 e.sgd_step_momentum(&mut net, &mut ws, &mut vel, 500, yb, &p, 0.9);
             }
-            bits(&net)
+            param_bits(&net)
         })
     };
     let one = run(1);
@@ -711,14 +713,6 @@ fn sparse_byte_dataset(
 fn small_batch_step_skipping_zero_pixels_equals_the_general_step() {
     use vanishing::nn::batched::Velocity;
     use vanishing::nn::small_batch::SmallBatchStep;
-    let bits = |n: &Network| -> Vec<u32> {
-        n.weights_t
-            .iter()
-            .chain(&n.biases)
-            .flatten()
-            .map(|v| v.to_bits())
-            .collect()
-    };
     let mut cases = 0;
     for isa in common::families() {
         let e = engine(isa);
@@ -776,14 +770,14 @@ fn small_batch_step_skipping_zero_pixels_equals_the_general_step() {
                         let mut out = start.clone();
                         step.store(&mut out);
                         assert_eq!(
-                            bits(&out),
-                            bits(&general),
+                            param_bits(&out),
+                            param_bits(&general),
                             "{what}: the {name} step differs"
                         );
                     }
                     assert_ne!(
-                        bits(&general),
-                        bits(&start),
+                        param_bits(&general),
+                        param_bits(&start),
                         "{what}: the steps changed nothing"
                     );
                     cases += 1;
