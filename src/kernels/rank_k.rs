@@ -111,6 +111,12 @@ impl ZeroRows {
         }
     }
 
+    /// Whether the map marks any row (else the passes need not test).
+    #[inline(always)]
+    fn active(&self) -> bool {
+        !self.words.is_null()
+    }
+
     /// Whether rows `i..i + n` (`1 <= n <= 64`, `i + n <= rows`) are all zero rows.
     ///
     /// # Safety
@@ -235,10 +241,12 @@ impl<S: Lanes, const NV: usize> Chunk<S, NV> {
     }
 }
 
-/// The column-chunk loop both forms share: `$pass::<generics.., WHOLE, READ_W>(t, j0, issued)`
+/// The column-chunk loop both forms share: `$pass::<generics.., WHOLE, READ_W, SKIP>(t, j0, zero,
+/// issued)`
 /// over the chunks of `$nv` vectors in order, `WHOLE = $nv` for every chunk but a ragged last
 /// one, which gets the count of its wholly live vectors (`0..$nv`, at most 3); `READ_W` is
-/// `beta != 0`. Then the prefetch lines the passes left over. `issued` counts the lines issued
+/// `beta != 0`, `SKIP` whether `zero` marks rows to skip. Then the prefetch lines the passes
+/// left over. `issued` counts the lines issued
 /// so far: the passes issue one per block of rows, from the first chunk on (see
 /// [`LinePrefetch`]). A macro, not a function taking a closure: a closure would not inherit
 /// the family's target features, and its vector code would not inline.
@@ -249,28 +257,32 @@ macro_rules! each_chunk {
         let zero = ZeroRows::of($t);
         let mut issued = 0;
         macro_rules! over {
-            ($read_w:literal) => {{
+            ($read_w:literal, $skip:literal) => {{
                 for j0 in (0..whole).step_by(chunk) {
-                    $pass::<$($g,)* $nv, $read_w>($t, j0, &zero, &mut issued);
+                    $pass::<$($g,)* $nv, $read_w, $skip>($t, j0, &zero, &mut issued);
                 }
                 if whole < $t.cols {
                     let live_vectors = ($t.cols - whole) / $S::LANES;
                     debug_assert!(live_vectors < $nv && $nv <= 8);
                     match live_vectors {
-                        0 => $pass::<$($g,)* 0, $read_w>($t, whole, &zero, &mut issued),
-                        1 => $pass::<$($g,)* 1, $read_w>($t, whole, &zero, &mut issued),
-                        2 => $pass::<$($g,)* 2, $read_w>($t, whole, &zero, &mut issued),
-                        3 => $pass::<$($g,)* 3, $read_w>($t, whole, &zero, &mut issued),
-                        4 => $pass::<$($g,)* 4, $read_w>($t, whole, &zero, &mut issued),
-                        5 => $pass::<$($g,)* 5, $read_w>($t, whole, &zero, &mut issued),
-                        _ => $pass::<$($g,)* 6, $read_w>($t, whole, &zero, &mut issued),
+                        0 => $pass::<$($g,)* 0, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        1 => $pass::<$($g,)* 1, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        2 => $pass::<$($g,)* 2, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        3 => $pass::<$($g,)* 3, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        4 => $pass::<$($g,)* 4, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        5 => $pass::<$($g,)* 5, $read_w, $skip>($t, whole, &zero, &mut issued),
+                        _ => $pass::<$($g,)* 6, $read_w, $skip>($t, whole, &zero, &mut issued),
                     }
                 }
             }};
         }
-        match $t.beta != 0.0 {
-            true => over!(true),
-            false => over!(false),
+        // Without a map the passes are built without the per-block test (SKIP = false), so a
+        // product with no zero rows runs the same code as before maps existed.
+        match ($t.beta != 0.0, zero.active()) {
+            (true, true) => over!(true, true),
+            (true, false) => over!(true, false),
+            (false, true) => over!(false, true),
+            (false, false) => over!(false, false),
         }
         while issued < $t.prefetch.len {
             $t.prefetch.issue(issued);
@@ -307,6 +319,7 @@ unsafe fn chunk_pass<
     const NV: usize,
     const WHOLE: usize,
     const READ_W: bool,
+    const SKIP: bool,
 >(
     t: &RankK,
     j0: usize,
@@ -333,7 +346,7 @@ unsafe fn chunk_pass<
             t.prefetch.issue(*issued);
             *issued += 1;
             // SAFETY: i + ROWS <= rows.
-            if zero.all(i, ROWS) {
+            if SKIP && zero.all(i, ROWS) {
                 // Every sum of these rows is +0 (see ZeroRows).
                 finish_rows::<S, NV, WHOLE, READ_W, ROWS>(t, &[[S::zero(); NV]; ROWS], &c, i);
             } else {
@@ -465,6 +478,7 @@ unsafe fn streamed_chunk<
     const R: usize,
     const WHOLE: usize,
     const READ_W: bool,
+    const SKIP: bool,
 >(
     t: &RankK,
     j0: usize,
@@ -479,7 +493,7 @@ unsafe fn streamed_chunk<
             t.prefetch.issue(*issued);
             *issued += 1;
             // SAFETY: i + R <= rows.
-            if zero.all(i, R) {
+            if SKIP && zero.all(i, R) {
                 // Every sum of these rows is +0 (see ZeroRows).
                 finish_rows::<S, NV, WHOLE, READ_W, R>(t, &[[S::zero(); NV]; R], &c, i);
             } else {
