@@ -241,14 +241,13 @@ impl<S: Lanes, const NV: usize> Chunk<S, NV> {
     }
 }
 
-/// The column-chunk loop both forms share: `$pass::<generics.., WHOLE, READ_W, SKIP>(t, j0, zero,
-/// issued)`
-/// over the chunks of `$nv` vectors in order, `WHOLE = $nv` for every chunk but a ragged last
-/// one, which gets the count of its wholly live vectors (`0..$nv`, at most 3); `READ_W` is
-/// `beta != 0`, `SKIP` whether `zero` marks rows to skip. Then the prefetch lines the passes
-/// left over. `issued` counts the lines issued
-/// so far: the passes issue one per block of rows, from the first chunk on (see
-/// [`LinePrefetch`]). A macro, not a function taking a closure: a closure would not inherit
+/// The column-chunk loop both forms share:
+/// `$pass::<generics.., WHOLE, READ_W, SKIP>(t, j0, zero, issued)` over the chunks of `$nv`
+/// vectors in order, `WHOLE = $nv` for every chunk but a ragged last one, which gets the count
+/// of its wholly live vectors (`0..$nv`, at most 3); `READ_W` is `beta != 0`; `SKIP` is
+/// whether `zero` marks rows to skip. Then the prefetch lines the passes left over. `issued`
+/// counts the lines issued so far: the passes issue one per block of rows, from the first
+/// chunk on (see [`LinePrefetch`]). A macro, not a function taking a closure: a closure would not inherit
 /// the family's target features, and its vector code would not inline.
 macro_rules! each_chunk {
     ($S:ident, $t:ident, $nv:ident, $pass:ident::<$($g:ident),*>) => {{
