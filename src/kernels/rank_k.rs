@@ -120,12 +120,11 @@ impl ZeroRows {
     /// Whether rows `i..i + n` (`1 <= n <= 64`, `i + n <= rows`) are all zero rows.
     ///
     /// # Safety
-    /// `i + n` at most the rows of the update whose map this is.
+    /// The map is [`ZeroRows::active`] (the passes ask only when `SKIP`), and `i + n` at most
+    /// the rows of the update whose map this is.
     #[inline(always)]
     unsafe fn all(&self, i: usize, n: usize) -> bool {
-        if self.words.is_null() {
-            return false;
-        }
+        debug_assert!(self.active());
         let (w, sh) = (i / 64, i % 64);
         // SAFETY: word w holds row i < rows; word w + 1 is read only when the rows reach it.
         let mut run = unsafe { *self.words.add(w) } >> sh;
