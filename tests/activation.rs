@@ -406,3 +406,75 @@ fn scale_bytes_is_exact_on_every_family() {
         }
     }
 }
+
+/// The zero-position map of every family against its definition (a position is marked when
+/// its byte is 0 in every row), over widths around the 8-, 32- and 64-byte edges, sparse rows
+/// (most bytes 0), nearly dense ones (the first two rows then rarely share a zero, and the
+/// kernels stop early) and a single zero shared by every row, at each position in turn; and
+/// bits past the width clear. Also the map of no rows (every position) and the length checks.
+#[test]
+fn zero_byte_map_marks_exactly_the_positions_zero_in_every_row() {
+    let mut r = common::rng(3);
+    for isa in common::families() {
+        let k = ActivationKernels::for_isa(isa);
+        let check = |rows: &[Vec<u8>], width: usize, what: &str| {
+            let slices: Vec<&[u8]> = rows.iter().map(|v| v.as_slice()).collect();
+            let mut out = vec![u64::MAX; width.div_ceil(64)];
+            k.zero_byte_map(&slices, width, &mut out);
+            for i in 0..out.len() * 64 {
+                let want = i < width && rows.iter().all(|row| row[i] == 0);
+                let got = out[i / 64] >> (i % 64) & 1 == 1;
+                assert_eq!(
+                    got,
+                    want,
+                    "{isa:?} {what}: width {width}, {} rows, position {i}",
+                    rows.len()
+                );
+            }
+        };
+        for width in [1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 95, 96, 97, 130, 784] {
+            for nrows in [0, 1, 2, 3, 10, 16, 17] {
+                for dense in [false, true] {
+                    let rows: Vec<Vec<u8>> = (0..nrows)
+                        .map(|_| {
+                            (0..width)
+                                .map(|_| {
+                                    match (dense, r.random_bool(if dense { 0.02 } else { 0.7 })) {
+                                        (_, true) => 0,
+                                        (true, false) => r.random_range(1..=255u8),
+                                        (false, false) => r.random(),
+                                    }
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    check(&rows, width, if dense { "dense" } else { "sparse" });
+                }
+            }
+            // One position zero in all of ten otherwise dense rows, wherever it is.
+            for z in 0..width {
+                let rows: Vec<Vec<u8>> = (0..10)
+                    .map(|_| {
+                        (0..width)
+                            .map(|i| if i == z { 0 } else { r.random_range(1..=255u8) })
+                            .collect()
+                    })
+                    .collect();
+                check(&rows, width, "one shared zero");
+            }
+        }
+        let result = std::panic::catch_unwind(|| {
+            let mut out = vec![0u64; 1];
+            k.zero_byte_map(&[&[0u8; 40][..], &[0u8; 39][..]], 40, &mut out)
+        });
+        assert!(
+            result.is_err(),
+            "{isa:?}: a row of the wrong length is refused"
+        );
+        let result = std::panic::catch_unwind(|| {
+            let mut out = vec![0u64; 1];
+            k.zero_byte_map(&[&[0u8; 65][..]], 65, &mut out)
+        });
+        assert!(result.is_err(), "{isa:?}: too few words is refused");
+    }
+}

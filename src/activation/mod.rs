@@ -108,6 +108,16 @@ impl ActivationKernels {
         unsafe { (self.kernel.scale_bytes)(src.as_ptr(), dst.as_mut_ptr(), src.len(), scale) }
     }
 
+    /// The positions zero in every one of the byte `rows` (each `width` bytes): bit `i % 64`
+    /// of `out[i / 64]` set when byte `i` is 0 in all of them, bits past `width` clear; with no
+    /// rows, every position (see [`crate::kernels::scalar::zero_byte_map`]). The trainer's
+    /// map of the pixels a batch leaves blank. Panics if a row is not `width` bytes long or
+    /// `out` does not hold `width.div_ceil(64)` words.
+    pub fn zero_byte_map(&self, rows: &[&[u8]], width: usize, out: &mut [u64]) {
+        // SAFETY: the family was checked against the CPU; the kernel checks the lengths.
+        unsafe { (self.kernel.zero_byte_map)(rows, width, out) }
+    }
+
     /// The momentum update of one parameter buffer: `v[i] <- fma(mu, v[i], g[i])`, then
     /// `w[i] <- fma(decay, w[i], v[i])` (see [`crate::kernels::scalar::momentum`]). Panics if
     /// the lengths differ.

@@ -5,8 +5,10 @@
 //! The trainer's first-layer update `W^T <- decay*W^T - (eta/m) X^T delta` has A = `X^T`: a
 //! row of A is one pixel position across the batch, and MNIST's digits leave a third or more of
 //! the 784 positions zero in all ten images of a batch. The map is built from the bytes the
-//! batch is gathered from, in the pass that reads them anyway, because a search inside the
-//! kernel would read `X` a second time (measured on Zen 5: +14.6 % on a dense 784x10x30 update).
+//! batch is gathered from, right after the gather has brought them into L1 (the activation
+//! family's `zero_byte_map` kernel: on AVX2 one compare per 32 positions), because a search
+//! inside the rank-k kernel would read `X` a second time (measured on Zen 5: +14.6 % on a
+//! dense 784x10x30 update).
 
 /// Extras for one product ([`super::Gemm::gemm_hinted`]).
 #[derive(Clone, Copy, Default)]
@@ -30,30 +32,12 @@ impl<'a> Hints<'a> {
 
 /// Which of `rows` positions are zero in every one of a batch of byte rows: bit `i % 64` of
 /// word `i / 64` set when byte `i` is 0 in every row (so the f32 row `byte * scale` is `+0`
-/// there). Reused from batch to batch without allocating.
+/// there). Filled by the activation family's byte-map kernel
+/// (`ActivationKernels::zero_byte_map`); reused from batch to batch without allocating.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ZeroRowMap {
     words: Vec<u64>,
-    /// The OR of the batch's byte rows, eight to a word, kept to reuse its allocation.
-    any: Vec<u64>,
     rows: usize,
-}
-
-/// Bit `8j` of the result set when byte `j` of `w` (little-endian) is zero, every other bit
-/// clear: exact for every byte value (no borrow between bytes, unlike `w - 0x01..01`).
-fn zero_bytes(w: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // A byte's top bit here is set when its low seven bits are not all zero.
-    let low = (w & LOW7).wrapping_add(LOW7);
-    (!(low | w | LOW7) >> 7) & 0x0101_0101_0101_0101
-}
-
-/// Bits `8j` (`j < 8`) of `flags` gathered into bits `j` of one byte. Each flag, multiplied by
-/// the constant's bit `56 - 7i`, lands alone on bit `56 + j - 7(i - j)`: those positions are
-/// distinct for distinct `(i, j)`, so no two partial products meet and nothing carries; the ones
-/// with `i = j` make bits 56..63.
-fn gather_flags(flags: u64) -> u64 {
-    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 impl ZeroRowMap {
@@ -62,46 +46,22 @@ impl ZeroRowMap {
         ZeroRowMap::default()
     }
 
-    /// The map of `width` positions over the byte rows `rows` (each `width` bytes): a position
-    /// is a zero row when its byte is 0 in every one of them. With no rows at all, every
-    /// position is zero.
-    pub fn fill_from_bytes<'b>(&mut self, width: usize, rows: impl IntoIterator<Item = &'b [u8]>) {
-        self.rows = width;
-        // The OR of the rows, eight bytes to a word (little-endian: byte j of a word is
-        // position 8w + j), so the whole pass is word loads and ORs. (ORing each word across
-        // the rows in a register instead, word by word, measured slower: a bounds check per
-        // row and word.)
-        self.any.clear();
-        self.any.resize(width.div_ceil(8), 0);
+    /// Makes this the map of `rows` positions, its `rows.div_ceil(64)` words (zeroed) written
+    /// by `fill`: bit `i % 64` of word `i / 64` for position `i`, none at or past `rows`.
+    pub fn fill(&mut self, rows: usize, fill: impl FnOnce(&mut [u64])) {
+        self.rows = rows;
         self.words.clear();
-        self.words.resize(width.div_ceil(64), 0);
-        // The bytes of the last word past the width start as 0xff: never a zero position.
-        if !width.is_multiple_of(8) {
-            *self.any.last_mut().expect("a word for the tail") = u64::MAX << (8 * (width % 8));
-        }
-        for (r, row) in rows.into_iter().enumerate() {
-            assert_eq!(row.len(), width, "every byte row has the map's width");
-            let whole = row.chunks_exact(8);
-            let tail = whole.remainder();
-            for (a, eight) in self.any.iter_mut().zip(whole) {
-                *a |= u64::from_le_bytes(eight.try_into().expect("eight bytes"));
-            }
-            if !tail.is_empty() {
-                let mut le = [0u8; 8];
-                le[..tail.len()].copy_from_slice(tail);
-                *self.any.last_mut().expect("a word for the tail") |= u64::from_le_bytes(le);
-            }
-            // Dense rows (no position zero in both of the first two) leave nothing to find:
-            // the map stays empty, and the other rows need not be read.
-            if r == 1 && self.any.iter().all(|&a| zero_bytes(a) == 0) {
-                return;
-            }
-        }
-        for (word, eights) in self.words.iter_mut().zip(self.any.chunks(8)) {
-            *word = eights.iter().enumerate().fold(0, |bits, (e, &a)| {
-                bits | gather_flags(zero_bytes(a)) << (8 * e)
-            });
-        }
+        self.words.resize(rows.div_ceil(64), 0);
+        fill(&mut self.words);
+    }
+
+    /// The map of the byte rows `rows` (each `width` bytes) by the portable kernel.
+    #[cfg(test)]
+    pub fn fill_from_bytes<'b>(&mut self, width: usize, rows: impl IntoIterator<Item = &'b [u8]>) {
+        let rows: Vec<&[u8]> = rows.into_iter().collect();
+        self.fill(width, |out| {
+            crate::kernels::scalar::zero_byte_map(&rows, width, out)
+        });
     }
 
     /// The positions the map covers (A's rows).
@@ -128,70 +88,6 @@ mod tests {
     use crate::isa::Isa;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-
-    /// Every byte value alone and in every lane, against the byte-by-byte definition.
-    #[test]
-    fn zero_byte_flags_are_exact() {
-        for v in 0..=255u8 {
-            for lane in 0..8 {
-                for fill in [0u8, 1, 0x80, 0xff, 0x7f] {
-                    let mut bytes = [fill; 8];
-                    bytes[lane] = v;
-                    let want = bytes
-                        .iter()
-                        .enumerate()
-                        .fold(0u64, |acc, (j, &b)| acc | (u64::from(b == 0) << j));
-                    let got = gather_flags(zero_bytes(u64::from_le_bytes(bytes)));
-                    assert_eq!(got, want, "bytes {bytes:?}");
-                }
-            }
-        }
-    }
-
-    /// The map over random sparse byte rows, at widths around word and byte-group edges,
-    /// against the definition.
-    #[test]
-    fn map_marks_exactly_the_positions_zero_in_every_row() {
-        let mut r = ChaCha8Rng::seed_from_u64(3);
-        let mut map = ZeroRowMap::new();
-        for width in [1, 7, 8, 9, 63, 64, 65, 130, 784] {
-            // Sparse rows, and nearly dense ones (a zero in one byte of fifty: the first two
-            // rows then rarely share one, and the map stops reading early).
-            let cases = [0, 1, 3, 10, 16, 17, 40].map(|n| (n, false));
-            for (nrows, dense) in cases.into_iter().chain([(2, true), (3, true), (10, true)]) {
-                let rows: Vec<Vec<u8>> = (0..nrows)
-                    .map(|_| {
-                        (0..width)
-                            .map(|_| {
-                                if dense {
-                                    if r.random_bool(0.02) {
-                                        0
-                                    } else {
-                                        r.random_range(1..=255u8)
-                                    }
-                                } else if r.random_bool(0.7) {
-                                    0
-                                } else {
-                                    r.random()
-                                }
-                            })
-                            .collect()
-                    })
-                    .collect();
-                map.fill_from_bytes(width, rows.iter().map(|v| v.as_slice()));
-                assert_eq!(map.rows(), width);
-                for i in 0..width {
-                    let want = rows.iter().all(|row| row[i] == 0);
-                    assert_eq!(
-                        map.is_zero(i),
-                        want,
-                        "width {width}, {nrows} rows, position {i}"
-                    );
-                }
-                assert!(!map.is_zero(width), "no position past the width");
-            }
-        }
-    }
 
     /// A product told A's zero rows gives the contract's bits ([`reference_cell`]), as without
     /// the map, on every family: updates of 1 to 16 rows of X with runs of zero rows that

@@ -323,6 +323,12 @@ pub struct ActivationKernel {
     /// # Safety
     /// `w`, `v` writable and `g` readable for `n` floats, distinct; the CPU runs `isa`.
     pub momentum: unsafe fn(*mut f32, *mut f32, *const f32, usize, f32, f32),
+    /// The positions zero in every one of the byte rows `(rows, width, out)`: bit `i % 64` of
+    /// `out[i / 64]` for position `i` ([`scalar::zero_byte_map`]; the lengths are checked).
+    ///
+    /// # Safety
+    /// The CPU runs `isa`.
+    pub zero_byte_map: unsafe fn(&[&[u8]], usize, &mut [u64]),
 }
 
 /// Every activation family this build has, one line each.
@@ -334,6 +340,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         bias_act_row: scalar::bias_act_row,
         scale_bytes: scalar::scale_bytes_portable,
         momentum: scalar::momentum_portable,
+        zero_byte_map: scalar::zero_byte_map,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -343,6 +350,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         bias_act_row: avx2::bias_act_row,
         scale_bytes: avx2::scale_bytes,
         momentum: avx2::momentum,
+        zero_byte_map: avx2::zero_byte_map,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -352,6 +360,8 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         bias_act_row: avx512::bias_act_row,
         scale_bytes: avx512::scale_bytes,
         momentum: avx512::momentum,
+        // Byte compares: AVX2's suffice (every CPU of this family has it), see the kernel.
+        zero_byte_map: avx2::zero_byte_map,
     },
     #[cfg(target_arch = "aarch64")]
     ActivationKernel {
@@ -361,6 +371,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         bias_act_row: neon::bias_act_row,
         scale_bytes: neon::scale_bytes,
         momentum: neon::momentum,
+        zero_byte_map: neon::zero_byte_map,
     },
 ];
 

@@ -262,3 +262,12 @@ pub unsafe fn momentum(w: *mut f32, v: *mut f32, g: *const f32, n: usize, mu: f3
     // SAFETY: forwarded contract.
     unsafe { super::scalar::momentum(w, v, g, n, mu, decay) }
 }
+
+/// [`super::scalar::zero_byte_map`] compiled with NEON (the same map).
+///
+/// # Safety
+/// The CPU must support NEON. (The lengths are checked: a mismatch panics.)
+#[target_feature(enable = "neon")]
+pub unsafe fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
+    super::scalar::zero_byte_map(rows, width, out)
+}

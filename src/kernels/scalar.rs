@@ -312,3 +312,91 @@ pub unsafe fn momentum_portable(
     // SAFETY: forwarded contract.
     unsafe { momentum(w, v, g, n, mu, decay) }
 }
+
+/// Bit `8j` of the result set when byte `j` of `w` (little-endian) is zero, every other bit
+/// clear: exact for every byte value (no borrow between bytes, unlike `w - 0x01..01`).
+fn zero_bytes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A byte's top bit here is set when its low seven bits are not all zero.
+    let low = (w & LOW7).wrapping_add(LOW7);
+    (!(low | w | LOW7) >> 7) & 0x0101_0101_0101_0101
+}
+
+/// Bits `8j` (`j < 8`) of `flags` gathered into bits `j` of one byte. Each flag, multiplied by
+/// the constant's bit `56 - 7i`, lands alone on bit `56 + j - 7(i - j)`: those positions are
+/// distinct for distinct `(i, j)`, so no two partial products meet and nothing carries; the ones
+/// with `i = j` make bits 56..63.
+fn gather_flags(flags: u64) -> u64 {
+    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Bytes `lo..lo + 8` of `row` as a little-endian word, the bytes at or past `end` (at most
+/// the row's length) set to 0xff: never a zero position.
+fn byte_word(row: &[u8], lo: usize, end: usize) -> u64 {
+    let live = end.saturating_sub(lo).min(8);
+    let mut le = [0xffu8; 8];
+    le[..live].copy_from_slice(&row[lo..lo + live]);
+    u64::from_le_bytes(le)
+}
+
+/// The positions zero in every one of the byte `rows` (each `width` bytes long): bit `i % 64`
+/// of `out[i / 64]` set when byte `i` is 0 in every row, every bit at or past `width` clear
+/// (`out` holds `width.div_ceil(64)` words). With no rows, every position is zero. The
+/// trainer's map of the pixel positions a batch leaves blank (`gemm::ZeroRowMap`).
+///
+/// The portable form: the rows are ORed eight bytes to a word, and each word's zero bytes
+/// found with exact bit arithmetic ([`zero_bytes`], [`gather_flags`]). When the first two rows
+/// share no zero position, no position is zero in all of them: the map is empty, and the other
+/// rows are not read (dense input costs two rows, not ten).
+///
+/// Panics if a row's length is not `width` or `out`'s is not `width.div_ceil(64)`.
+pub fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
+    assert!(
+        out.len() == width.div_ceil(64) && rows.iter().all(|r| r.len() == width),
+        "zero_byte_map: rows of {width} bytes into {} words",
+        out.len()
+    );
+    out.fill(0);
+    let words = (0..width).step_by(8);
+    if let [first, second, ..] = rows {
+        let shared = words
+            .clone()
+            .any(|lo| zero_bytes(byte_word(first, lo, width) | byte_word(second, lo, width)) != 0);
+        if !shared {
+            return;
+        }
+    }
+    for lo in words {
+        // Starting from the word of no rows: zero at the live positions, 0xff past the width.
+        let live = (width - lo).min(8);
+        let none = u64::MAX.checked_shl(8 * live as u32).unwrap_or(0);
+        let any = rows
+            .iter()
+            .fold(none, |a, row| a | byte_word(row, lo, width));
+        out[lo / 64] |= gather_flags(zero_bytes(any)) << (lo % 64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte value alone and in every lane, against the byte-by-byte definition.
+    #[test]
+    fn zero_byte_flags_are_exact() {
+        for v in 0..=255u8 {
+            for lane in 0..8 {
+                for fill in [0u8, 1, 0x80, 0xff, 0x7f] {
+                    let mut bytes = [fill; 8];
+                    bytes[lane] = v;
+                    let want = bytes
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (j, &b)| acc | (u64::from(b == 0) << j));
+                    let got = gather_flags(zero_bytes(u64::from_le_bytes(bytes)));
+                    assert_eq!(got, want, "bytes {bytes:?}");
+                }
+            }
+        }
+    }
+}

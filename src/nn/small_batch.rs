@@ -256,11 +256,13 @@ impl SmallBatchStep {
         let m = self.gathered.len();
         self.zero_pixels_batch = 0;
         if self.gemm.skips_zero_rows() {
-            let rows = self
-                .gathered
-                .iter()
-                .map(|&i| &pixels[i * width..(i + 1) * width]);
-            self.zero_pixels.fill_from_bytes(width, rows);
+            let mut rows: [&[u8]; Self::MAX_BATCH] = [&[]; Self::MAX_BATCH];
+            for (row, &i) in rows.iter_mut().zip(&self.gathered) {
+                *row = &pixels[i * width..(i + 1) * width];
+            }
+            let act = &self.engine_act;
+            self.zero_pixels
+                .fill(width, |out| act.zero_byte_map(&rows[..m], width, out));
             self.zero_pixels_batch = m;
         }
         m
