@@ -279,6 +279,10 @@ fn info(args: InfoArgs) -> Result<(), (u8, String)> {
         vanishing::gemm::Gemm::new().rank_k_name().unwrap_or("none"),
         vanishing::kernels::rank_k::MAX_RANK_K
     );
+    println!(
+        "sparse kernel:  {} (the small-batch first-layer forward over live pixels)",
+        vanishing::gemm::Gemm::new().sparse_depth_name()
+    );
     println!("sigmoid kernel: {}", m.sigmoid_kernel);
     println!(
         "caches:         L1d {} KiB, L2 {} KiB, L3 {} KiB ({})",

@@ -209,6 +209,73 @@ fn rank_k_kernels_stay_inside_their_operands() {
     println!("{cases} guarded rank-k cases");
 }
 
+/// The sparse-depth kernels (the first-layer forward over a batch's live pixel positions) on
+/// guarded operands, called directly: A's last row, B's last row and C's last row end flush
+/// on a protected page (or start right after one), and every third depth position is blank.
+#[cfg(target_os = "linux")]
+#[test]
+fn sparse_depth_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::kernels::sparse_depth::SparseDepth;
+    use vanishing::kernels::SparseDepthKernel;
+    let mut cases = 0usize;
+    for isa in common::families() {
+        let kernel = SparseDepthKernel::for_isa(isa);
+        for m in [1, 3, 10, 16] {
+            for k in [1, 5, 64, 65, 200] {
+                for n in [16usize, 32, 48, 112] {
+                    for at_end in [true, false] {
+                        let mut a = Guarded::new(m * k, at_end);
+                        let mut b = Guarded::new(k * n, at_end);
+                        let mut c = Guarded::new(m * n, at_end);
+                        for (q, v) in a.slice().iter_mut().enumerate() {
+                            let p = q % k;
+                            *v = if p % 3 == 0 { 0.0 } else { (q % 7) as f32 - 3.0 };
+                        }
+                        for (q, v) in b.slice().iter_mut().enumerate() {
+                            *v = (q % 5) as f32 - 2.0;
+                        }
+                        let mut zero = vec![0u64; k.div_ceil(64)];
+                        for p in (0..k).step_by(3) {
+                            zero[p / 64] |= 1 << (p % 64);
+                        }
+                        let mut want = vec![0.0f32; m * n];
+                        for i in 0..m {
+                            for j in 0..n {
+                                want[i * n + j] = (0..k)
+                                    .map(|p| a.slice()[i * k + p] * b.slice()[p * n + j])
+                                    .sum();
+                            }
+                        }
+                        let t = SparseDepth {
+                            m,
+                            k,
+                            n,
+                            a: a.slice().as_ptr(),
+                            rsa: k as isize,
+                            b: b.slice().as_ptr(),
+                            rsb: n as isize,
+                            c: c.slice().as_mut_ptr(),
+                            rsc: n as isize,
+                            alpha: 1.0,
+                            zero: zero.as_ptr(),
+                        };
+                        // SAFETY: the three operands are m x k, k x n and m x n row-major
+                        // in their guarded buffers, distinct; m <= 16, n a multiple of 16; the
+                        // map marks only columns of A that are zero in every row; the family
+                        // is available (common::families).
+                        unsafe { kernel.run(&t) };
+                        // Small integers: every product and sum is exact.
+                        assert_eq!(c.slice(), &want[..], "{isa:?} m {m} k {k} n {n}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} guarded sparse-depth cases");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn activation_kernels_stay_inside_their_operands() {

@@ -5,7 +5,8 @@ use super::blocking::Blocking;
 use crate::kernels::pack::{pack_a, pack_b, scale_c, Strided};
 use crate::kernels::prefetch_c_block;
 use crate::kernels::rank_k::{LinePrefetch, RankK, MAX_RANK_K};
-use crate::kernels::{GemmKernel, RankKKernel, Tile};
+use crate::kernels::sparse_depth::{SparseDepth, MAX_SPARSE_ROWS, SPARSE_COL_UNIT};
+use crate::kernels::{GemmKernel, RankKKernel, SparseDepthKernel, Tile};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -103,6 +104,10 @@ pub struct Problem {
     /// `m.div_ceil(64)` words), or null. Only the rank-k kernel reads it (to skip those rows'
     /// sums; same bits); a transposed or row-split problem drops it.
     pub zero_rows_of_a: *const u64,
+    /// Depth positions where A's column is all zero, as a bit map (bit `p % 64` of word
+    /// `p / 64`, `k.div_ceil(64)` words), or null. Only the sparse-depth kernel reads it (to
+    /// skip those terms; same bits); a transposed problem drops it.
+    pub zero_cols_of_a: *const u64,
 }
 
 impl Problem {
@@ -128,8 +133,9 @@ impl Problem {
             alpha: self.alpha,
             beta: self.beta,
             c_rows_exclusive: self.c_rows_exclusive,
-            // A's rows are now B's columns.
+            // A's rows are now B's columns, its columns B's rows.
             zero_rows_of_a: std::ptr::null(),
+            zero_cols_of_a: std::ptr::null(),
         }
     }
 
@@ -177,7 +183,11 @@ pub struct Plan {
     pub share_b_min_floats: usize,
     /// Whether a product's map of A's zero rows ([`Problem::zero_rows_of_a`]) is used; off,
     /// every row's sum runs (benchmarks that report a share of the FMA peak count work done).
+    /// The same switch governs maps of A's zero columns ([`Problem::zero_cols_of_a`]).
     pub skip_zero_rows: bool,
+    /// The family's sparse-depth kernel, for products told A's zero columns (see
+    /// [`sparse_depth_form`]).
+    pub sparse_depth: SparseDepthKernel,
 }
 
 /// Floats per 64-byte line: with `beta != 0`, C rows this far apart (rounded up from `n`) keep
@@ -215,12 +225,40 @@ fn rank_k_form(p: &Problem, threads: usize, prefetch: LinePrefetch) -> Option<Ra
     })
 }
 
+/// A single-threaded product with a map of A's zero columns, `beta == 0`, at most
+/// [`MAX_SPARSE_ROWS`] rows, whole lines of columns ([`SPARSE_COL_UNIT`]) and unit column
+/// strides is the trainer's first-layer forward on a batch: the sparse-depth kernel runs only
+/// the terms of the live depth positions, in order (same bits; see
+/// [`crate::kernels::sparse_depth`]).
+fn sparse_depth_form(p: &Problem, threads: usize) -> Option<SparseDepth> {
+    let shape = p.m <= MAX_SPARSE_ROWS
+        && p.n.is_multiple_of(SPARSE_COL_UNIT)
+        && p.a.cs == 1
+        && p.b.cs == 1
+        && p.csc == 1;
+    (threads == 1 && shape && p.beta == 0.0 && !p.zero_cols_of_a.is_null()).then_some(SparseDepth {
+        m: p.m,
+        k: p.k,
+        n: p.n,
+        a: p.a.ptr,
+        rsa: p.a.rs,
+        b: p.b.ptr,
+        rsb: p.b.rs,
+        c: p.c,
+        rsc: p.rsc,
+        alpha: p.alpha,
+        zero: p.zero_cols_of_a,
+    })
+}
+
 /// How a problem runs, decided from its shape, strides, `beta != 0` and the plan alone (never
 /// from its data or addresses). Every route gives the same bits (the kernel contract).
 #[derive(Clone, Copy, Debug)]
 enum Route {
     /// The family's rank-k update kernel (see [`rank_k_form`]).
     RankK(RankKKernel),
+    /// The family's sparse-depth kernel (see [`sparse_depth_form`]).
+    SparseDepth,
     /// C fits one microkernel tile and the depth one kc block: a single kernel call on A and
     /// B in place, B packed into the thread's buffer first when its rows are not contiguous.
     /// (What [`slab`] does for such a problem, without its five loops around the call.)
@@ -232,15 +270,18 @@ enum Route {
 /// The orientation and route of a problem with `m, n, k >= 1` and `alpha != 0`: the problem as
 /// it will run (transposed when C's unit stride is along its columns) and how.
 fn route(plan: &Plan, mut p: Problem) -> (Problem, Route) {
-    // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
-    if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
-        p = p.transposed();
-    }
     let threads = if p.m * p.n * p.k >= PAR_MIN_MACS {
         plan.threads.max(1)
     } else {
         1
     };
+    if sparse_depth_form(&p, threads).is_some() {
+        return (p, Route::SparseDepth);
+    }
+    // The microkernel vectorises along C's rows; put C's unit stride (if any) there.
+    if p.rsc.unsigned_abs() < p.csc.unsigned_abs() {
+        p = p.transposed();
+    }
     let (mr, nr) = (plan.kernel.mr, plan.kernel.nr);
     let route = if let (Some(kernel), Some(_)) =
         (plan.rank_k, rank_k_form(&p, threads, LinePrefetch::of(&[])))
@@ -318,6 +359,14 @@ unsafe fn run_routed(plan: &Plan, p: Problem, how: Route, lines: &[usize]) {
             // 1..=MAX_RANK_K and alpha != 0 (caller); C overlaps neither A nor B (caller); the
             // lines are `lines`, alive for this call.
             unsafe { kernel.run(&t) };
+        }
+        Route::SparseDepth => {
+            issue_all();
+            let t = sparse_depth_form(&p, 1).expect("the route was chosen for this shape");
+            // SAFETY: the operands are valid over their extents (caller), the shape is the
+            // kernel's (sparse_depth_form), the map has k's words and marks only zero columns
+            // of A (the map's maker, `Gemm::gemm_hinted`'s caller), C overlaps neither A nor B.
+            unsafe { plan.sparse_depth.run(&t) };
         }
         Route::OneTile { pack_b: packed } => {
             issue_all();

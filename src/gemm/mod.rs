@@ -28,7 +28,7 @@ pub(crate) use zero_rows::{Hints, ZeroRowMap};
 use crate::error::{Error, Result};
 use crate::isa::Isa;
 use crate::kernels::pack::Strided;
-use crate::kernels::{GemmKernel, RankKKernel};
+use crate::kernels::{GemmKernel, RankKKernel, SparseDepthKernel};
 use driver::{Plan, Problem};
 
 /// An explicit GEMM configuration.
@@ -82,6 +82,7 @@ impl Gemm {
                 rank_k: Some(RankKKernel::for_isa(kernel.isa)),
                 share_b_min_floats: driver::SHARE_B_MIN_FLOATS,
                 skip_zero_rows: true,
+                sparse_depth: SparseDepthKernel::for_isa(kernel.isa),
             },
         }
     }
@@ -123,6 +124,11 @@ impl Gemm {
     /// Whether maps of zero rows are used (see [`Gemm::skip_zero_rows`]).
     pub fn skips_zero_rows(&self) -> bool {
         self.plan.skip_zero_rows
+    }
+
+    /// The sparse-depth kernel in use for products told A's zero columns.
+    pub fn sparse_depth_name(&self) -> &'static str {
+        self.plan.sparse_depth.name
     }
 
     /// The rank-k update kernel in use for shallow products, if any.
@@ -204,6 +210,7 @@ impl Gemm {
             beta,
             c_rows_exclusive: true,
             zero_rows_of_a: std::ptr::null(),
+            zero_cols_of_a: std::ptr::null(),
         };
         // SAFETY: forwarded from the caller.
         unsafe { driver::run(&self.plan, p) }
@@ -263,6 +270,18 @@ impl Gemm {
                 });
             }
         }
+        if let Some(map) = hints.zero_cols_of_a {
+            if map.rows() != a.cols() {
+                return Err(Error::Invalid {
+                    what: "gemm: map of A's zero columns",
+                    problem: format!(
+                        "it has {} positions, A has {} columns",
+                        map.rows(),
+                        a.cols()
+                    ),
+                });
+            }
+        }
         if a.cols() != b.rows() {
             return Err(Error::ShapeMismatch {
                 op: "gemm",
@@ -308,6 +327,10 @@ impl Gemm {
             beta,
             c_rows_exclusive: true,
             zero_rows_of_a: match hints.zero_rows_of_a {
+                Some(map) if self.plan.skip_zero_rows => map.as_ptr(),
+                _ => std::ptr::null(),
+            },
+            zero_cols_of_a: match hints.zero_cols_of_a {
                 Some(map) if self.plan.skip_zero_rows => map.as_ptr(),
                 _ => std::ptr::null(),
             },

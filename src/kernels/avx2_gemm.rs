@@ -8,6 +8,7 @@
 
 use super::microkernel::{self, Lanes};
 use super::rank_k::{self, RankK};
+use super::sparse_depth::{self, SparseDepth};
 use super::Tile;
 use core::arch::x86_64::*;
 
@@ -311,4 +312,16 @@ unsafe fn transpose_panel<const W: usize>(
             }
         }
     }
+}
+
+/// The AVX2 sparse-depth forward (`sparse_depth.avx2`, [`sparse_depth::body`]): tiles of up
+/// to 6 rows by two vectors (12 sums, two rows of B and a broadcast: 15 of the 16 ymm
+/// registers, as the 6x16 microkernel).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; as [`sparse_depth::body`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn sparse_depth(t: &SparseDepth) {
+    // SAFETY: forwarded contract, inside AVX2 and FMA code.
+    unsafe { sparse_depth::body::<Avx2, 6, 2>(t) }
 }

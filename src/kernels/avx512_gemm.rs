@@ -8,6 +8,7 @@
 
 use super::microkernel::{self, Lanes};
 use super::rank_k::{self, RankK};
+use super::sparse_depth::{self, SparseDepth};
 use super::Tile;
 use core::arch::x86_64::*;
 
@@ -323,4 +324,16 @@ unsafe fn transpose_panel<const W: usize>(
     if whole < depth {
         block!(whole, depth - whole, false);
     }
+}
+
+/// The AVX-512 sparse-depth forward (`sparse_depth.avx512`, [`sparse_depth::body`]): tiles of
+/// up to 12 rows by two vectors (24 sums of the 32 zmm registers, as the 12x32 microkernel),
+/// so the trainer's batch of 10 by 32 columns is one tile.
+///
+/// # Safety
+/// The CPU must support AVX-512F; as [`sparse_depth::body`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn sparse_depth(t: &SparseDepth) {
+    // SAFETY: forwarded contract, inside AVX-512F code.
+    unsafe { sparse_depth::body::<Avx512, 12, 2>(t) }
 }

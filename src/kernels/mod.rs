@@ -55,6 +55,7 @@ pub mod pack;
 pub mod pages;
 pub mod rank_k;
 pub mod scalar;
+pub mod sparse_depth;
 pub mod tile_loop;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_cpuid;
@@ -293,6 +294,61 @@ impl RankKKernel {
         debug_assert!(t.k >= 1 && t.k <= rank_k::MAX_RANK_K && t.alpha != 0.0);
         // SAFETY: forwarded contract; the family was checked against the CPU in `for_isa`.
         unsafe { (self.update)(t) }
+    }
+}
+
+/// A sparse-depth forward kernel ([`sparse_depth`]): `C <- alpha * A B` over the depth
+/// positions where `A` is not all zero, the trainer's first-layer forward on a batch.
+#[derive(Clone, Copy, Debug)]
+pub struct SparseDepthKernel {
+    /// `sparse_depth.<isa>`.
+    pub name: &'static str,
+    pub isa: Isa,
+    /// # Safety
+    /// The CPU runs `isa`, and the argument satisfies [`sparse_depth::body`]'s contract.
+    pub product: unsafe fn(&sparse_depth::SparseDepth),
+}
+
+/// Every sparse-depth family this build has, one line each.
+const SPARSE_DEPTH_KERNELS: &[SparseDepthKernel] = &[
+    SparseDepthKernel {
+        name: "sparse_depth.scalar",
+        isa: Isa::Scalar,
+        product: sparse_depth::scalar,
+    },
+    #[cfg(target_arch = "x86_64")]
+    SparseDepthKernel {
+        name: "sparse_depth.avx2",
+        isa: Isa::Avx2,
+        product: avx2_gemm::sparse_depth,
+    },
+    #[cfg(target_arch = "x86_64")]
+    SparseDepthKernel {
+        name: "sparse_depth.avx512",
+        isa: Isa::Avx512,
+        product: avx512_gemm::sparse_depth,
+    },
+    #[cfg(target_arch = "aarch64")]
+    SparseDepthKernel {
+        name: "sparse_depth.neon",
+        isa: Isa::Neon,
+        product: neon_gemm::sparse_depth,
+    },
+];
+
+impl SparseDepthKernel {
+    /// The sparse-depth kernel of a family; an unavailable family gives the scalar one.
+    pub fn for_isa(isa: Isa) -> SparseDepthKernel {
+        line_for(SPARSE_DEPTH_KERNELS, isa, |k| k.isa)
+    }
+
+    /// Runs the product.
+    ///
+    /// # Safety
+    /// `t` must satisfy [`sparse_depth::body`]'s contract.
+    pub unsafe fn run(&self, t: &sparse_depth::SparseDepth) {
+        // SAFETY: forwarded contract; the family was checked against the CPU in `for_isa`.
+        unsafe { (self.product)(t) }
     }
 }
 

@@ -11,6 +11,7 @@
 
 use super::microkernel::{self, Lanes};
 use super::rank_k::{self, RankK};
+use super::sparse_depth::{self, SparseDepth};
 use super::Tile;
 use core::arch::aarch64::*;
 
@@ -173,4 +174,15 @@ unsafe fn rank_k_body<const K: usize>(t: &RankK) {
 pub unsafe fn rank_k_update(t: &RankK) {
     // SAFETY: forwarded contract.
     unsafe { rank_k::by_depth::<Neon>(t) }
+}
+
+/// The NEON sparse-depth forward (`sparse_depth.neon`, [`sparse_depth::body`]): tiles of up
+/// to 6 rows by four vectors (24 sums, four rows of B and a broadcast: 29 of the 32 registers).
+///
+/// # Safety
+/// The CPU must support NEON; as [`sparse_depth::body`].
+#[target_feature(enable = "neon")]
+pub unsafe fn sparse_depth(t: &SparseDepth) {
+    // SAFETY: forwarded contract, inside NEON code.
+    unsafe { sparse_depth::body::<Neon, 6, 4>(t) }
 }

@@ -137,7 +137,7 @@ fn layer_input<'a>(x: &'a Aligned, below: &'a [Layer], m: usize, n_in: usize) ->
 
 /// What the first layer's update over `m` rows may be told besides its operands: the cache
 /// lines of later batches (`ahead`) and, when it describes these rows (`batch` of them were
-/// gathered into it), the map of pixel positions zero in every image.
+/// gathered into it), the map of pixel positions zero in every image (rows of `X^T`).
 fn first_layer_hints<'a>(
     ahead: &'a [usize],
     zero_pixels: &'a ZeroRowMap,
@@ -147,6 +147,7 @@ fn first_layer_hints<'a>(
     Hints {
         prefetch: ahead,
         zero_rows_of_a: (m <= batch).then_some(zero_pixels),
+        zero_cols_of_a: None,
     }
 }
 
@@ -409,14 +410,21 @@ impl SmallBatchStep {
         let layer = &mut rest[0];
         let (n_in, n_out, stride) = (layer.n_in, layer.n_out, layer.stride);
         let input = layer_input(&self.x, below, m, n_in);
+        // The first layer's input is the batch: its blank pixel positions (columns of X) are
+        // skipped by the sparse-depth kernel, same bits (see `kernels::sparse_depth`).
+        let hints = Hints {
+            zero_cols_of_a: (l == 0 && m <= self.zero_pixels_batch).then_some(&self.zero_pixels),
+            ..Hints::default()
+        };
         // The product runs over whole padded rows (see the module documentation).
         self.gemm
-            .gemm(
+            .gemm_hinted(
                 1.0,
                 input,
                 MatRef::new(layer.wt.get(), n_in, stride, stride, 1).expect(SHAPES_AGREE),
                 0.0,
                 MatMut::new(layer.a.get_mut(), m, stride, stride, 1).expect(SHAPES_AGREE),
+                &hints,
             )
             .expect(SHAPES_AGREE);
         let bias = &layer.bias.get()[..n_out];
