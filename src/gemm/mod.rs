@@ -330,8 +330,10 @@ impl Gemm {
                 Some(map) if self.plan.skip_zero_rows => map.as_ptr(),
                 _ => std::ptr::null(),
             },
+            // A map that marks nothing leaves the product on its usual route (the microkernel
+            // on dense batches, with no per-position bit walk).
             zero_cols_of_a: match hints.zero_cols_of_a {
-                Some(map) if self.plan.skip_zero_rows => map.as_ptr(),
+                Some(map) if self.plan.skip_zero_rows && map.marks_any() => map.as_ptr(),
                 _ => std::ptr::null(),
             },
         };

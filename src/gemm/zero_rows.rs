@@ -72,6 +72,11 @@ impl ZeroRowMap {
         self.rows
     }
 
+    /// Whether any position is marked.
+    pub fn marks_any(&self) -> bool {
+        self.words.iter().any(|&w| w != 0)
+    }
+
     /// The words, `rows.div_ceil(64)` of them, for the kernel.
     pub fn as_ptr(&self) -> *const u64 {
         self.words.as_ptr()

@@ -281,6 +281,28 @@ impl SmallBatchCase {
         }
     }
 
+    /// As [`SmallBatchCase::new`], on digit-like images: each 28 x 28 image blank outside a
+    /// box of 16 to 22 pixels a side at a varying place, and blank at about half of the box's
+    /// pixels, as MNIST's digits leave a third or more of a batch's positions blank in every
+    /// image. The step then runs its sparse paths (the first layer's forward and update skip
+    /// those positions), which dense random pixels never reach.
+    pub fn digits(sizes: &[usize], batch: usize, e: &Engine) -> SmallBatchCase {
+        let mut case = SmallBatchCase::new(sizes, batch, e);
+        let noise = fixed_vec(case.pixels.len(), 9);
+        for (img, image) in case.pixels.chunks_exact_mut(784).enumerate() {
+            let side = 16 + img % 7;
+            let (top, left) = (2 + img % 5, 2 + (img / 5) % 5);
+            for (q, px) in image.iter_mut().enumerate() {
+                let (y, x) = (q / 28, q % 28);
+                let inside = (top..top + side).contains(&y) && (left..left + side).contains(&x);
+                if !inside || noise[img * 784 + q] < 0.0 {
+                    *px = 0;
+                }
+            }
+        }
+        case
+    }
+
     /// One gather and SGD step.
     pub fn step(&mut self) {
         let n = self.labels.len();
@@ -434,8 +456,8 @@ fn gemm_workload(m: usize, k: usize, n: usize, at: bool) -> Iteration {
 }
 
 /// Every workload the A/B gate times and counts: GEMM squares and the trainer's shapes, the
-/// sigmoid kernel, the fused bias + activation pass, a batch-10 SGD step and the chapter's
-/// full-batch step. Names are stable: the gate pairs them with the base revision's by name.
+/// sigmoid kernel, the fused bias + activation pass, a batch-10 SGD step (on dense and on
+/// digit-like pixels) and the chapter's full-batch step. Names are stable: the gate pairs them with the base revision's by name.
 pub const PAIRED: &[Workload] = &[
     Workload {
         name: "gemm-256",
@@ -520,6 +542,16 @@ pub const PAIRED: &[Workload] = &[
         make: || {
             let e = engine();
             let mut c = SmallBatchCase::new(&[784, 30, 10], 10, &e);
+            Box::new(move || c.step())
+        },
+    },
+    Workload {
+        name: "small-batch-step-digits",
+        what: "the trainer's step on digit-like images (blank positions skipped), [784,30,10]",
+        count_iters: (10, 60),
+        make: || {
+            let e = engine();
+            let mut c = SmallBatchCase::digits(&[784, 30, 10], 10, &e);
             Box::new(move || c.step())
         },
     },
