@@ -230,7 +230,11 @@ fn sparse_depth_kernels_stay_inside_their_operands() {
                         let mut c = Guarded::new(m * n, at_end);
                         for (q, v) in a.slice().iter_mut().enumerate() {
                             let p = q % k;
-                            *v = if p % 3 == 0 { 0.0 } else { (q % 7) as f32 - 3.0 };
+                            *v = if p % 3 == 0 {
+                                0.0
+                            } else {
+                                (q % 7) as f32 - 3.0
+                            };
                         }
                         for (q, v) in b.slice().iter_mut().enumerate() {
                             *v = (q % 5) as f32 - 2.0;
