@@ -1,6 +1,7 @@
 //! What a caller may tell a product besides its operands ([`Hints`]): cache lines to ask for
-//! meanwhile, and which rows of A are all zero ([`ZeroRowMap`]), so that the rank-k update
-//! skips their sums (`kernels::rank_k`; the bits are the same either way).
+//! meanwhile, and which rows or columns of A are all zero ([`ZeroRowMap`]), so that the rank-k
+//! update skips those rows' sums (`kernels::rank_k`) and the sparse-depth forward those
+//! columns' terms (`kernels::sparse_depth`); the bits are the same either way.
 //!
 //! The trainer's first-layer update `W^T <- decay*W^T - (eta/m) X^T delta` has A = `X^T`: a
 //! row of A is one pixel position across the batch, and MNIST's digits leave a third or more of
