@@ -312,6 +312,93 @@ fn every_family_gives_the_scalar_bits_on_a_dense_sweep() {
     }
 }
 
+/// The strided pass (the small-batch step's padded rows, one call per layer) gives each row
+/// the bits of the contiguous pass, on every family and activation, at strides from the
+/// column count up; the cells between rows are neither read into a live cell nor written;
+/// slices too short for their rows, and rows that would overlap, are refused.
+#[test]
+fn strided_bias_activation_matches_the_contiguous_rows() {
+    let mut r = common::rng(13);
+    for isa in common::families() {
+        let k = ActivationKernels::for_isa(isa);
+        for act in [
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::Softsign,
+        ] {
+            for (rows, cols, stride) in [
+                (1, 1, 1),
+                (10, 30, 32),
+                (10, 10, 16),
+                (16, 100, 112),
+                (3, 17, 17),
+                (5, 33, 48),
+                (0, 8, 16),
+            ] {
+                let z: Vec<f32> = (0..rows * stride)
+                    .map(|_| r.random_range(-6.0f32..6.0))
+                    .collect();
+                let b: Vec<f32> = (0..cols).map(|_| r.random_range(-2.0f32..2.0)).collect();
+                // Contiguous rows through the plain pass: the expected bits.
+                let mut want_a: Vec<f32> = (0..rows)
+                    .flat_map(|i| z[i * stride..i * stride + cols].to_vec())
+                    .collect();
+                let mut want_d = vec![0.0; want_a.len()];
+                if rows > 0 {
+                    k.bias_activation(act, &mut want_a, &b, &mut want_d)
+                        .unwrap();
+                }
+                let mut a = z.clone();
+                let mut d = vec![f32::NAN; z.len()];
+                k.bias_activation_strided(act, rows, stride, &mut a, &b, &mut d)
+                    .unwrap();
+                for i in 0..rows {
+                    for j in 0..stride {
+                        let (q, what) = (
+                            i * stride + j,
+                            format!("{isa:?} {act:?} {rows}x{cols}/{stride} [{i},{j}]"),
+                        );
+                        if j < cols {
+                            assert_eq!(
+                                a[q].to_bits(),
+                                want_a[i * cols + j].to_bits(),
+                                "{what} activation"
+                            );
+                            assert_eq!(
+                                d[q].to_bits(),
+                                want_d[i * cols + j].to_bits(),
+                                "{what} derivative"
+                            );
+                        } else {
+                            assert_eq!(
+                                a[q].to_bits(),
+                                z[q].to_bits(),
+                                "{what}: padding of z written"
+                            );
+                            assert!(d[q].is_nan(), "{what}: padding of deriv written");
+                        }
+                    }
+                }
+            }
+        }
+        let (mut z, mut d) = (vec![0.0; 40], vec![0.0; 40]);
+        let bias = [0.0; 8];
+        assert!(k
+            .bias_activation_strided(Activation::Sigmoid, 5, 8, &mut z[..39], &bias, &mut d)
+            .is_err());
+        assert!(k
+            .bias_activation_strided(Activation::Sigmoid, 5, 8, &mut z, &bias, &mut d[..39])
+            .is_err());
+        assert!(k
+            .bias_activation_strided(Activation::Sigmoid, 2, 4, &mut z, &bias, &mut d)
+            .is_err());
+        assert!(k
+            .bias_activation_strided(Activation::Sigmoid, 5, 8, &mut z, &bias, &mut d)
+            .is_ok());
+    }
+}
+
 #[test]
 fn fused_bias_activation_matches_separate_passes() {
     let mut r = common::rng(12);
@@ -342,6 +429,10 @@ fn fused_bias_activation_matches_separate_passes() {
         let mut z = vec![0.0; 10];
         assert!(k
             .bias_activation(Activation::Sigmoid, &mut z, &[0.0; 3], &mut [0.0; 10])
+            .is_err());
+        // With no bias there are no whole rows to speak of: refused, not a division by zero.
+        assert!(k
+            .bias_activation(Activation::Sigmoid, &mut z, &[], &mut [0.0; 10])
             .is_err());
         assert!(k
             .bias_activation(Activation::Sigmoid, &mut z, &[0.0; 5], &mut [0.0; 9])

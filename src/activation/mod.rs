@@ -37,7 +37,7 @@
 use crate::error::{Error, Result};
 use crate::isa::Isa;
 pub use crate::kernels::math::{Activation, ElementFn};
-use crate::kernels::ActivationKernel;
+use crate::kernels::{ActivationKernel, BiasActRows};
 
 /// The largest error, in units in the last place against an f64 reference, the tests allow.
 pub const ULP_BOUND: u32 = 4;
@@ -184,13 +184,79 @@ impl ActivationKernels {
                 got: deriv.len(),
             });
         }
-        for (zr, dr) in z.chunks_exact_mut(n).zip(deriv.chunks_exact_mut(n)) {
-            // SAFETY: the kernel's family was checked against the CPU in `for_isa`; each row
-            // slice and the bias hold n floats.
-            unsafe {
-                (self.kernel.bias_act_row)(act, zr.as_mut_ptr(), bias.as_ptr(), dr.as_mut_ptr(), n)
+        let t = BiasActRows {
+            act,
+            z: z.as_mut_ptr(),
+            bias: bias.as_ptr(),
+            deriv: deriv.as_mut_ptr(),
+            rows: z.len() / n,
+            cols: n,
+            stride: n,
+        };
+        // SAFETY: the kernel's family was checked against the CPU in `for_isa`; z and deriv
+        // hold `rows` whole rows of n floats (checked above), the bias n; deriv is a distinct
+        // &mut slice.
+        unsafe { (self.kernel.bias_act_rows)(&t) };
+        Ok(())
+    }
+
+    /// [`ActivationKernels::bias_activation`] over the first `cols` floats of `rows` rows
+    /// `stride` floats apart in `z` and in `deriv` (a padded layout, such as the trainer's
+    /// small-batch step keeps: the cells past `cols` in each row are neither read nor
+    /// written), in one kernel call. `bias` holds `cols` floats.
+    pub fn bias_activation_strided(
+        &self,
+        act: Activation,
+        rows: usize,
+        stride: usize,
+        z: &mut [f32],
+        bias: &[f32],
+        deriv: &mut [f32],
+    ) -> Result<()> {
+        let cols = bias.len();
+        let need = if rows == 0 {
+            0
+        } else {
+            (rows - 1).saturating_mul(stride).saturating_add(cols)
+        };
+        if cols > stride && rows > 1 {
+            return Err(Error::LengthMismatch {
+                what: "bias_activation_strided: rows overlap (the bias is longer than the stride)",
+                expected: stride,
+                got: cols,
+            });
+        }
+        for (what, len) in [
+            (
+                "bias_activation_strided: z is shorter than its rows",
+                z.len(),
+            ),
+            (
+                "bias_activation_strided: deriv is shorter than its rows",
+                deriv.len(),
+            ),
+        ] {
+            if len < need {
+                return Err(Error::LengthMismatch {
+                    what,
+                    expected: need,
+                    got: len,
+                });
             }
         }
+        let t = BiasActRows {
+            act,
+            z: z.as_mut_ptr(),
+            bias: bias.as_ptr(),
+            deriv: deriv.as_mut_ptr(),
+            rows,
+            cols,
+            stride,
+        };
+        // SAFETY: the family was checked against the CPU; every row r < rows lies inside z and
+        // deriv (`(rows - 1)*stride + cols` floats, checked above); rows do not overlap
+        // (cols <= stride); deriv is a distinct &mut slice.
+        unsafe { (self.kernel.bias_act_rows)(&t) };
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ pub unsafe fn fma_peak_probe(iters: usize) -> f32 {
 }
 
 use super::elementwise::{self, Simd};
-use super::math::{Activation, ElementFn};
+use super::math::ElementFn;
 
 /// The AVX2 + FMA family's vector operations for the activation kernels.
 pub struct Avx2;
@@ -205,21 +205,15 @@ unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
     unsafe { elementwise::map::<Avx2>(ElementFn::ALL[F as usize], x, y, n) }
 }
 
-/// Fused layer epilogue over one row ([`elementwise::bias_act_row`] on 8-lane vectors).
+/// The fused layer epilogue over rows ([`elementwise::bias_act_rows`] on 8-lane vectors).
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `z`, `bias`, `deriv` valid for `n` floats, `deriv` not
-/// overlapping the others.
+/// The CPU must support the family's features; `t` describes valid memory as
+/// [`super::BiasActRows`] says.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn bias_act_row(
-    act: Activation,
-    z: *mut f32,
-    bias: *const f32,
-    deriv: *mut f32,
-    n: usize,
-) {
-    // SAFETY: AVX2 and FMA are enabled here; pointers as documented.
-    unsafe { elementwise::bias_act_row::<Avx2>(act, z, bias, deriv, n) }
+pub unsafe fn bias_act_rows(t: &super::BiasActRows) {
+    // SAFETY: the family's features are enabled here; memory as documented.
+    unsafe { elementwise::bias_act_rows::<Avx2>(t) }
 }
 
 /// `dst[i] = src[i] * scale` for bytes (the input gather from byte pixels): the scalar family's

@@ -9,7 +9,7 @@
 //! by its FMA pipes, and runs about 1.6x faster here.
 
 use super::elementwise::{self, Simd};
-use super::math::{Activation, ElementFn};
+use super::math::ElementFn;
 use core::arch::x86_64::*;
 
 /// The AVX-512F family's vector operations for the activation kernels.
@@ -186,21 +186,15 @@ unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
     unsafe { elementwise::map::<Avx512>(ElementFn::ALL[F as usize], x, y, n) }
 }
 
-/// Fused layer epilogue over one row ([`elementwise::bias_act_row`] on 16-lane vectors).
+/// The fused layer epilogue over rows ([`elementwise::bias_act_rows`] on 16-lane vectors).
 ///
 /// # Safety
-/// The CPU must support AVX-512F; `z`, `bias`, `deriv` valid for `n` floats, `deriv` not
-/// overlapping the others.
+/// The CPU must support the family's features; `t` describes valid memory as
+/// [`super::BiasActRows`] says.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn bias_act_row(
-    act: Activation,
-    z: *mut f32,
-    bias: *const f32,
-    deriv: *mut f32,
-    n: usize,
-) {
-    // SAFETY: AVX-512F is enabled here; pointers as documented.
-    unsafe { elementwise::bias_act_row::<Avx512>(act, z, bias, deriv, n) }
+pub unsafe fn bias_act_rows(t: &super::BiasActRows) {
+    // SAFETY: the family's features are enabled here; memory as documented.
+    unsafe { elementwise::bias_act_rows::<Avx512>(t) }
 }
 
 /// Runs `iters` (rounded up to a multiple of 64) rounds of 12 independent 16-lane FMAs (384

@@ -293,38 +293,53 @@ pub(crate) unsafe fn map<S: Simd>(f: ElementFn, x: *const f32, y: *mut f32, n: u
     }
 }
 
-/// Fused layer epilogue over one row: pre-activation `z + bias`; writes the activation in
-/// place of `z` and the derivative to `deriv`.
+/// Fused layer epilogue over rows ([`super::BiasActRows`]): pre-activation `z + bias`; writes
+/// the activation in place of `z` and the derivative to `deriv`, row after row.
 ///
 /// # Safety
-/// Inside the family's wrapper (see [`Simd`]); `z`, `bias`, `deriv` valid for `n` floats,
-/// `deriv` not overlapping the others.
+/// Inside the family's wrapper (see [`Simd`]); `t` describes valid memory as
+/// [`super::BiasActRows`] says.
 #[inline(always)]
-pub(crate) unsafe fn bias_act_row<S: Simd>(
-    act: Activation,
-    z: *mut f32,
-    bias: *const f32,
-    deriv: *mut f32,
-    n: usize,
-) {
+pub(crate) unsafe fn bias_act_rows<S: Simd>(t: &super::BiasActRows) {
     // One loop per activation, each inlined with its activation a constant, so no match runs
     // per vector (with the loop shared, LLVM kept the match inside it once softsign made four
     // arms: +10 % instructions on the AVX2 bias-act workload).
     // SAFETY: forwarded contract.
     unsafe {
-        match act {
-            Activation::Sigmoid => bias_act_loop::<S>(Activation::Sigmoid, z, bias, deriv, n),
-            Activation::Tanh => bias_act_loop::<S>(Activation::Tanh, z, bias, deriv, n),
-            Activation::Relu => bias_act_loop::<S>(Activation::Relu, z, bias, deriv, n),
-            Activation::Softsign => bias_act_loop::<S>(Activation::Softsign, z, bias, deriv, n),
+        match t.act {
+            Activation::Sigmoid => bias_act_each_row::<S>(Activation::Sigmoid, t),
+            Activation::Tanh => bias_act_each_row::<S>(Activation::Tanh, t),
+            Activation::Relu => bias_act_each_row::<S>(Activation::Relu, t),
+            Activation::Softsign => bias_act_each_row::<S>(Activation::Softsign, t),
         }
     }
 }
 
-/// [`bias_act_row`]'s loop for one activation.
+/// [`bias_act_rows`] for one activation: [`bias_act_loop`] on every row.
 ///
 /// # Safety
-/// As [`bias_act_row`].
+/// As [`bias_act_rows`], with `act == t.act`.
+#[inline(always)]
+unsafe fn bias_act_each_row<S: Simd>(act: Activation, t: &super::BiasActRows) {
+    for r in 0..t.rows {
+        // SAFETY: row r < rows of z and deriv holds cols floats (contract).
+        unsafe {
+            bias_act_loop::<S>(
+                act,
+                t.z.add(r * t.stride),
+                t.bias,
+                t.deriv.add(r * t.stride),
+                t.cols,
+            )
+        }
+    }
+}
+
+/// The fused pass over one row of `n` floats for one activation.
+///
+/// # Safety
+/// Inside the family's wrapper (see [`Simd`]); `z`, `bias`, `deriv` valid for `n` floats,
+/// `deriv` not overlapping the others.
 #[inline(always)]
 unsafe fn bias_act_loop<S: Simd>(
     act: Activation,

@@ -352,6 +352,26 @@ impl SparseDepthKernel {
     }
 }
 
+/// One call of the fused bias + activation pass: `rows` rows of `cols` floats, `stride` floats
+/// apart, in `z` (pre-activations without the bias; the activations replace them) and in
+/// `deriv` (the derivatives), with one `bias` row of `cols` floats for all of them. A layer's
+/// whole batch in one call: per-row calls cost the trainer's forward a function call and its
+/// checks per 30 floats.
+#[derive(Clone, Copy, Debug)]
+pub struct BiasActRows {
+    pub act: math::Activation,
+    /// Row `r`, column `j` at `z + r*stride + j`; read and written for `j < cols`.
+    pub z: *mut f32,
+    /// `cols` floats.
+    pub bias: *const f32,
+    /// Row `r`, column `j` at `deriv + r*stride + j`; written for `j < cols`; no cell of it
+    /// is a cell of `z` or `bias`.
+    pub deriv: *mut f32,
+    pub rows: usize,
+    pub cols: usize,
+    pub stride: usize,
+}
+
 /// The activation kernels of one family: the element-wise map and the fused bias + activation
 /// row, chosen once (like [`GemmKernel`]) so callers never match on the ISA themselves.
 #[derive(Clone, Copy, Debug)]
@@ -364,11 +384,11 @@ pub struct ActivationKernel {
     /// # Safety
     /// `x` readable and `y` writable for `n` floats; the CPU runs `isa`.
     pub map: unsafe fn(math::ElementFn, *const f32, *mut f32, usize),
-    /// One row of the fused pass: `z <- act(z + bias)`, `deriv <- act'(z + bias)`.
+    /// The fused pass over rows: `z <- act(z + bias)`, `deriv <- act'(z + bias)`, each row.
     ///
     /// # Safety
-    /// `z`, `bias` and `deriv` each valid for `n` floats; the CPU runs `isa`.
-    pub bias_act_row: unsafe fn(math::Activation, *mut f32, *const f32, *mut f32, usize),
+    /// The argument describes valid memory as [`BiasActRows`] says; the CPU runs `isa`.
+    pub bias_act_rows: unsafe fn(&BiasActRows),
     /// `dst[i] = src[i] * scale` for `n` bytes: the trainer's gather from byte pixels.
     ///
     /// # Safety
@@ -393,7 +413,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         name: "sigmoid.scalar.rr2-p5-div",
         isa: Isa::Scalar,
         map: scalar::map,
-        bias_act_row: scalar::bias_act_row,
+        bias_act_rows: scalar::bias_act_rows,
         scale_bytes: scalar::scale_bytes_portable,
         momentum: scalar::momentum_portable,
         zero_byte_map: scalar::zero_byte_map,
@@ -403,7 +423,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         name: "sigmoid.avx2.rr2-p5-div",
         isa: Isa::Avx2,
         map: avx2::map,
-        bias_act_row: avx2::bias_act_row,
+        bias_act_rows: avx2::bias_act_rows,
         scale_bytes: avx2::scale_bytes,
         momentum: avx2::momentum,
         zero_byte_map: avx2::zero_byte_map,
@@ -413,7 +433,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         name: "sigmoid.avx512.rr2-p5-div",
         isa: Isa::Avx512,
         map: avx512::map,
-        bias_act_row: avx512::bias_act_row,
+        bias_act_rows: avx512::bias_act_rows,
         scale_bytes: avx512::scale_bytes,
         momentum: avx512::momentum,
         // Byte compares: AVX2's suffice (every CPU of this family has it), see the kernel.
@@ -424,7 +444,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         name: "sigmoid.neon.rr2-p5-div",
         isa: Isa::Neon,
         map: neon::map,
-        bias_act_row: neon::bias_act_row,
+        bias_act_rows: neon::bias_act_rows,
         scale_bytes: neon::scale_bytes,
         momentum: neon::momentum,
         zero_byte_map: neon::zero_byte_map,

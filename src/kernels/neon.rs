@@ -6,7 +6,7 @@
 //! every family, so NEON gives the scalar family's bits for every input.
 
 use super::elementwise::{self, Simd};
-use super::math::{Activation, ElementFn};
+use super::math::ElementFn;
 use core::arch::aarch64::*;
 
 /// Floats per q register.
@@ -223,20 +223,15 @@ unsafe fn map_impl<const F: u8>(x: *const f32, y: *mut f32, n: usize) {
     unsafe { elementwise::map::<Neon>(ElementFn::ALL[F as usize], x, y, n) }
 }
 
-/// Fused layer epilogue over one row ([`elementwise::bias_act_row`] on 4-lane vectors).
+/// The fused layer epilogue over rows ([`elementwise::bias_act_rows`] on 4-lane vectors).
 ///
 /// # Safety
-/// NEON available; `z`, `bias`, `deriv` valid for `n` floats, `deriv` not overlapping the
-/// others.
-pub unsafe fn bias_act_row(
-    act: Activation,
-    z: *mut f32,
-    bias: *const f32,
-    deriv: *mut f32,
-    n: usize,
-) {
-    // SAFETY: NEON is baseline; pointers as documented.
-    unsafe { elementwise::bias_act_row::<Neon>(act, z, bias, deriv, n) }
+/// The CPU must support the family's features; `t` describes valid memory as
+/// [`super::BiasActRows`] says.
+#[target_feature(enable = "neon")]
+pub unsafe fn bias_act_rows(t: &super::BiasActRows) {
+    // SAFETY: the family's features are enabled here; memory as documented.
+    unsafe { elementwise::bias_act_rows::<Neon>(t) }
 }
 
 /// `dst[i] = src[i] * scale` for bytes (the input gather from byte pixels): the scalar family's

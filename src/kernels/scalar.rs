@@ -225,13 +225,7 @@ pub unsafe fn map(f: ElementFn, x: *const f32, y: *mut f32, n: usize) {
 ///
 /// # Safety
 /// `z`, `bias`, `deriv` must each be valid for `n` floats and `deriv` must not overlap the others.
-pub unsafe fn bias_act_row(
-    act: Activation,
-    z: *mut f32,
-    bias: *const f32,
-    deriv: *mut f32,
-    n: usize,
-) {
+unsafe fn bias_act_row(act: Activation, z: *mut f32, bias: *const f32, deriv: *mut f32, n: usize) {
     let (vf, df) = (act.value_fn(), act.derivative_fn());
     for i in 0..n {
         // SAFETY: i < n (caller's contract).
@@ -239,6 +233,25 @@ pub unsafe fn bias_act_row(
             let zz = *z.add(i) + *bias.add(i);
             *z.add(i) = element(vf, zz);
             *deriv.add(i) = element(df, zz);
+        }
+    }
+}
+
+/// The fused layer epilogue over rows ([`super::BiasActRows`]): [`bias_act_row`] on each.
+///
+/// # Safety
+/// `t` describes valid memory as [`super::BiasActRows`] says.
+pub unsafe fn bias_act_rows(t: &super::BiasActRows) {
+    for r in 0..t.rows {
+        // SAFETY: row r < rows of z and deriv holds cols floats (contract).
+        unsafe {
+            bias_act_row(
+                t.act,
+                t.z.add(r * t.stride),
+                t.bias,
+                t.deriv.add(r * t.stride),
+                t.cols,
+            )
         }
     }
 }

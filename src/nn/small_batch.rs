@@ -427,18 +427,17 @@ impl SmallBatchStep {
                 &hints,
             )
             .expect(SHAPES_AGREE);
-        let bias = &layer.bias.get()[..n_out];
-        for (z, d) in layer
-            .a
-            .get_mut()
-            .chunks_exact_mut(stride)
-            .zip(layer.d.get_mut().chunks_exact_mut(stride))
-            .take(m)
-        {
-            self.engine_act
-                .bias_activation(act, &mut z[..n_out], bias, &mut d[..n_out])
-                .expect(SHAPES_AGREE);
-        }
+        // The batch's rows in one kernel call (their live columns; padding untouched).
+        self.engine_act
+            .bias_activation_strided(
+                act,
+                m,
+                stride,
+                layer.a.get_mut(),
+                &layer.bias.get()[..n_out],
+                layer.d.get_mut(),
+            )
+            .expect(SHAPES_AGREE);
     }
 
     /// The output error `dC/dz` for the first `m` rows (a phase of [`SmallBatchStep::step`]).
