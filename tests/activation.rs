@@ -312,6 +312,14 @@ fn every_family_gives_the_scalar_bits_on_a_dense_sweep() {
     }
 }
 
+/// Every activation of the fused pass.
+const ACTIVATIONS: [Activation; 4] = [
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Relu,
+    Activation::Softsign,
+];
+
 /// The strided pass (the small-batch step's padded rows, one call per layer) gives each row
 /// the bits of the contiguous pass, on every family and activation, at strides from the
 /// column count up; the cells between rows are neither read into a live cell nor written;
@@ -321,12 +329,7 @@ fn strided_bias_activation_matches_the_contiguous_rows() {
     let mut r = common::rng(13);
     for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
-        for act in [
-            Activation::Sigmoid,
-            Activation::Tanh,
-            Activation::Relu,
-            Activation::Softsign,
-        ] {
+        for act in ACTIVATIONS {
             for (rows, cols, stride) in [
                 (1, 1, 1),
                 (10, 30, 32),
@@ -404,12 +407,7 @@ fn fused_bias_activation_matches_separate_passes() {
     let mut r = common::rng(12);
     for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
-        for act in [
-            Activation::Sigmoid,
-            Activation::Tanh,
-            Activation::Relu,
-            Activation::Softsign,
-        ] {
+        for act in ACTIVATIONS {
             for (rows, n) in [(1, 1), (10, 30), (3, 17), (7, 8), (2, 100)] {
                 let z: Vec<f32> = (0..rows * n)
                     .map(|_| r.random_range(-6.0f32..6.0))

@@ -248,11 +248,11 @@ impl Gemm {
     }
 
     /// [`Gemm::gemm`] with [`Hints`]: cache lines to ask for meanwhile (as
-    /// [`Gemm::gemm_prefetching`]) and, optionally, which rows of A are all zero. The zero
-    /// rows are taken on trust, so only the crate's own callers that built the map from the
+    /// [`Gemm::gemm_prefetching`]) and, optionally, which rows or columns of A are all zero.
+    /// The maps are taken on trust, so only the crate's own callers that built them from the
     /// very data A holds may pass one (the trainer, from the pixels of the batch it gathered):
-    /// a row marked zero that is not would get a wrong result. A map of another height than
-    /// A's is an error.
+    /// a position marked zero that is not would get a wrong result. A map of another size
+    /// than what it describes (A's rows, A's columns) is an error.
     pub(crate) fn gemm_hinted(
         &self,
         alpha: f32,
@@ -262,23 +262,19 @@ impl Gemm {
         c: MatMut<'_>,
         hints: &Hints<'_>,
     ) -> Result<()> {
-        if let Some(map) = hints.zero_rows_of_a {
-            if map.rows() != a.rows() {
+        // A map must cover what it describes: A's rows, or A's columns (the depth).
+        for (map, len, what) in [
+            (hints.zero_rows_of_a, a.rows(), "gemm: map of A's zero rows"),
+            (
+                hints.zero_cols_of_a,
+                a.cols(),
+                "gemm: map of A's zero columns",
+            ),
+        ] {
+            if let Some(map) = map.filter(|m| m.rows() != len) {
                 return Err(Error::Invalid {
-                    what: "gemm: map of A's zero rows",
-                    problem: format!("it has {} rows, A has {}", map.rows(), a.rows()),
-                });
-            }
-        }
-        if let Some(map) = hints.zero_cols_of_a {
-            if map.rows() != a.cols() {
-                return Err(Error::Invalid {
-                    what: "gemm: map of A's zero columns",
-                    problem: format!(
-                        "it has {} positions, A has {} columns",
-                        map.rows(),
-                        a.cols()
-                    ),
+                    what,
+                    problem: format!("it covers {} positions, A has {len}", map.rows()),
                 });
             }
         }
