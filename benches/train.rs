@@ -247,6 +247,7 @@ fn phase_tables() -> String {
         let net = Network::new(&sizes, Activation::Sigmoid, Init::Default, 1).unwrap();
         let phases = run(&e, &net, &data.train);
         let (whole, parts) = phases.split_last().expect("phases");
+        let (parts, beside): (Vec<_>, Vec<_>) = parts.iter().partition(|p| p.part);
         let sum: f64 = parts.iter().map(|p| p.seconds).sum();
         let flop: f64 = parts.iter().map(|p| p.flop).sum();
         md += &format!(
@@ -274,6 +275,9 @@ fn phase_tables() -> String {
         }
         md += &row("**sum of the phases**", sum, flop);
         md += &row("**whole step**", whole.seconds, flop);
+        for p in beside {
+            md += &row(&format!("*beside, not in the sum:* {}", p.name), p.seconds, p.flop);
+        }
         md += &format!(
             "\nPer epoch (5,000 steps): {:.3} s; {:.2} GFLOP of arithmetic per epoch.\n",
             whole.seconds * 5000.0,

@@ -496,6 +496,96 @@ fn scale_bytes_is_exact_on_every_family() {
     }
 }
 
+/// The batch gather of every family against its definition: every float `byte * scale`
+/// (bit for bit, for the pixel scale and for 0.1, whose products round), every cell written,
+/// and the map exactly the positions zero in every row with the bits past the width clear;
+/// over widths around the 64-byte chunks of the fused AVX-512 pass and its ragged tail,
+/// batches of 0 to 16 rows, sparse, dense and single-shared-zero rows, with and without the
+/// map. Also the length checks.
+#[test]
+fn gather_rows_converts_every_byte_and_maps_the_blank_positions() {
+    let mut r = common::rng(5);
+    for isa in common::families() {
+        let k = ActivationKernels::for_isa(isa);
+        let check = |rows: &[Vec<u8>], width: usize, scale: f32, what: &str| {
+            let slices: Vec<&[u8]> = rows.iter().map(|v| v.as_slice()).collect();
+            let mut dst = vec![f32::NAN; rows.len() * width];
+            let mut map = vec![u64::MAX; width.div_ceil(64)];
+            k.gather_rows(&slices, width, scale, &mut dst, Some(&mut map));
+            let want: Vec<u32> = rows
+                .iter()
+                .flatten()
+                .map(|&b| (f32::from(b) * scale).to_bits())
+                .collect();
+            let got: Vec<u32> = dst.iter().map(|v| v.to_bits()).collect();
+            let case = format!("{isa:?} {what}: width {width}, {} rows", rows.len());
+            assert_eq!(got, want, "{case}: the floats");
+            for i in 0..map.len() * 64 {
+                let blank = i < width && rows.iter().all(|row| row[i] == 0);
+                assert_eq!(
+                    map[i / 64] >> (i % 64) & 1 == 1,
+                    blank,
+                    "{case}: position {i}"
+                );
+            }
+            let mut again = vec![f32::NAN; rows.len() * width];
+            k.gather_rows(&slices, width, scale, &mut again, None);
+            let again: Vec<u32> = again.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(again, want, "{case}: the floats without a map");
+        };
+        for width in [
+            1, 15, 16, 63, 64, 65, 100, 127, 128, 129, 191, 192, 193, 784,
+        ] {
+            for nrows in [0, 1, 2, 10, 16] {
+                for dense in [false, true] {
+                    let rows: Vec<Vec<u8>> = (0..nrows)
+                        .map(|_| {
+                            (0..width)
+                                .map(|_| match r.random_bool(if dense { 0.02 } else { 0.7 }) {
+                                    true => 0,
+                                    false => r.random_range(1..=255u8),
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let what = if dense { "dense" } else { "sparse" };
+                    check(&rows, width, vanishing::data::PIXEL_SCALE, what);
+                    check(&rows, width, 0.1, what);
+                }
+            }
+            // One position zero in all of ten otherwise dense rows, wherever it is.
+            for z in (0..width).step_by(if width > 200 { 7 } else { 1 }) {
+                let rows: Vec<Vec<u8>> = (0..10)
+                    .map(|_| {
+                        (0..width)
+                            .map(|i| if i == z { 0 } else { r.random_range(1..=255u8) })
+                            .collect()
+                    })
+                    .collect();
+                check(
+                    &rows,
+                    width,
+                    vanishing::data::PIXEL_SCALE,
+                    "one shared zero",
+                );
+            }
+        }
+        let refused = |rows: &[&[u8]], width: usize, dst: usize, map: usize| {
+            std::panic::catch_unwind(|| {
+                let mut out = vec![0.0; dst];
+                let mut words = vec![0u64; map];
+                k.gather_rows(rows, width, 1.0, &mut out, Some(&mut words))
+            })
+            .is_err()
+        };
+        let (a, b) = (&[1u8; 70][..], &[1u8; 69][..]);
+        assert!(refused(&[a, b], 70, 140, 2), "{isa:?}: a short row");
+        assert!(refused(&[a, a], 70, 139, 2), "{isa:?}: a short destination");
+        assert!(refused(&[a, a], 70, 140, 1), "{isa:?}: a short map");
+        assert!(!refused(&[a, a], 70, 140, 2), "{isa:?}: the right lengths");
+    }
+}
+
 /// The zero-position map of every family against its definition (a position is marked when
 /// its byte is 0 in every row), over widths around the 8-, 32- and 64-byte edges, sparse rows
 /// (most bytes 0), nearly dense ones (the first two rows then rarely share a zero, and the

@@ -32,13 +32,19 @@ mod guarded {
     pub struct Guarded {
         base: *mut c_void,
         total: usize,
-        data: *mut f32,
+        data: *mut u8,
+        /// Bytes.
         len: usize,
     }
 
     impl Guarded {
         pub fn new(len: usize, at_end: bool) -> Guarded {
-            let bytes = (len * 4).max(4);
+            Guarded::bytes(len * 4, at_end)
+        }
+
+        /// `len` bytes, placed like [`Guarded::new`]'s floats.
+        pub fn bytes(len: usize, at_end: bool) -> Guarded {
+            let bytes = len.max(4);
             let inner = bytes.div_ceil(PAGE) * PAGE;
             let total = inner + 2 * PAGE;
             // SAFETY: an anonymous private mapping of `total` bytes, no address requested;
@@ -63,10 +69,9 @@ mod guarded {
                     0
                 );
             }
-            let offset = if at_end { PAGE + inner - len * 4 } else { PAGE };
-            // SAFETY: `offset + len * 4 <= PAGE + inner`, inside the writable pages; f32
-            // alignment holds because page and element offsets are multiples of 4.
-            let data = unsafe { (base as *mut u8).add(offset) as *mut f32 };
+            let offset = if at_end { PAGE + inner - len } else { PAGE };
+            // SAFETY: `offset + len <= PAGE + inner`, inside the writable pages.
+            let data = unsafe { (base as *mut u8).add(offset) };
             Guarded {
                 base,
                 total,
@@ -75,9 +80,18 @@ mod guarded {
             }
         }
 
+        /// The floats of a [`Guarded::new`] buffer.
         pub fn slice(&mut self) -> &mut [f32] {
+            assert!(self.len.is_multiple_of(4), "a buffer of whole floats");
             // SAFETY: `data..data+len` lies in the writable pages, zero-filled by mmap, and is
-            // borrowed mutably through `self` only.
+            // borrowed mutably through `self` only; f32 alignment holds because the page and
+            // the offset from its end (a whole number of floats) are multiples of 4.
+            unsafe { std::slice::from_raw_parts_mut(self.data.cast::<f32>(), self.len / 4) }
+        }
+
+        /// The bytes of a [`Guarded::bytes`] buffer.
+        pub fn byte_slice(&mut self) -> &mut [u8] {
+            // SAFETY: as `slice`, for bytes (no alignment needed).
             unsafe { std::slice::from_raw_parts_mut(self.data, self.len) }
         }
     }
@@ -325,6 +339,43 @@ fn activation_kernels_stay_inside_their_operands() {
                         assert_eq!(z.slice(), &zw[..], "{isa:?} {act:?} len {len}");
                         assert_eq!(d.slice(), &dw[..], "{isa:?} {act:?} len {len}");
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The batch gather from byte rows: every row and the float destination flush against a
+/// protected page, on widths around the 64-byte chunk of the fused AVX-512 pass (whose ragged
+/// tail reads the last 64 bytes of a row).
+#[cfg(target_os = "linux")]
+#[test]
+fn gather_rows_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::activation::ActivationKernels;
+    for isa in common::families() {
+        let kernels = ActivationKernels::for_isa(isa);
+        for width in [1, 16, 63, 64, 65, 100, 127, 128, 129, 784] {
+            for nrows in [1, 3] {
+                for at_end in [true, false] {
+                    let mut rows: Vec<Guarded> =
+                        (0..nrows).map(|_| Guarded::bytes(width, at_end)).collect();
+                    for (r, row) in rows.iter_mut().enumerate() {
+                        for (i, b) in row.byte_slice().iter_mut().enumerate() {
+                            *b = ((i * 7 + r) % 5 * 60) as u8;
+                        }
+                    }
+                    let want: Vec<f32> = rows
+                        .iter_mut()
+                        .flat_map(|row| row.byte_slice().to_vec())
+                        .map(|b| b as f32 / 256.0)
+                        .collect();
+                    let mut dst = Guarded::new(nrows * width, at_end);
+                    let slices: Vec<&[u8]> =
+                        rows.iter_mut().map(|row| &*row.byte_slice()).collect();
+                    let mut map = vec![0u64; width.div_ceil(64)];
+                    kernels.gather_rows(&slices, width, 1.0 / 256.0, dst.slice(), Some(&mut map));
+                    assert_eq!(dst.slice(), &want[..], "{isa:?} width {width} rows {nrows}");
                 }
             }
         }

@@ -118,6 +118,31 @@ impl ActivationKernels {
         unsafe { (self.kernel.zero_byte_map)(rows, width, out) }
     }
 
+    /// Gathers byte `rows` (each `width` bytes) into `dst` as `byte * scale` floats, row after
+    /// row, and fills `zero_map` (when given) with the positions zero in every row, as
+    /// [`ActivationKernels::zero_byte_map`] does: the trainer's batch gather, in one pass over
+    /// the bytes where the family has one (see [`crate::kernels::GatherRows`]). Panics if a row
+    /// is not `width` bytes long, `dst` does not hold `rows.len() * width` floats or the map
+    /// `width.div_ceil(64)` words.
+    pub fn gather_rows(
+        &self,
+        rows: &[&[u8]],
+        width: usize,
+        scale: f32,
+        dst: &mut [f32],
+        zero_map: Option<&mut [u64]>,
+    ) {
+        let mut g = crate::kernels::GatherRows {
+            rows,
+            width,
+            scale,
+            dst,
+            zero_map,
+        };
+        // SAFETY: the family was checked against the CPU; the kernel checks the lengths.
+        unsafe { (self.kernel.gather_rows)(&mut g) }
+    }
+
     /// The momentum update of one parameter buffer: `v[i] <- fma(mu, v[i], g[i])`, then
     /// `w[i] <- fma(decay, w[i], v[i])` (see [`crate::kernels::scalar::momentum`]). Panics if
     /// the lengths differ.

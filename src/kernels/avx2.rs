@@ -289,6 +289,20 @@ pub unsafe fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
     }
 }
 
+/// The batch gather ([`super::scalar::gather_rows_then_map`]) compiled with AVX2: each row
+/// converted (8 floats a vector), then this family's [`zero_byte_map`]. The map pass reads
+/// the rows again, from L1.
+///
+/// # Safety
+/// The CPU must support AVX2. (The lengths are checked: a mismatch panics.)
+#[target_feature(enable = "avx2")]
+pub unsafe fn gather_rows(g: &mut super::GatherRows) {
+    // SAFETY: AVX2 (this function's contract) is all `zero_byte_map` needs.
+    super::scalar::gather_rows_then_map(g, |rows, width, out| unsafe {
+        zero_byte_map(rows, width, out)
+    })
+}
+
 /// The zero positions of the 32 bytes at `lo` in the OR of `rows`: bit `j` for position
 /// `lo + j`.
 ///

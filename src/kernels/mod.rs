@@ -372,6 +372,48 @@ pub struct BiasActRows {
     pub stride: usize,
 }
 
+/// One mini-batch gathered from byte rows (the trainer's input from byte pixels):
+/// `dst[r*width + i] = rows[r][i] * scale` for every row `r` and position `i < width`, and, when
+/// `zero_map` is given, the positions zero in every row (bit `i % 64` of word `i / 64`, bits at
+/// or past `width` clear; every position when there are no rows), as
+/// [`scalar::zero_byte_map`] marks them. One pass can do both: the bytes are read once.
+#[derive(Debug)]
+pub struct GatherRows<'a> {
+    /// The rows, `width` bytes each.
+    pub rows: &'a [&'a [u8]],
+    pub width: usize,
+    pub scale: f32,
+    /// `rows.len() * width` floats.
+    pub dst: &'a mut [f32],
+    /// `width.div_ceil(64)` words, or none.
+    pub zero_map: Option<&'a mut [u64]>,
+}
+
+impl GatherRows<'_> {
+    /// Panics unless every length agrees with the description above: the kernels' only
+    /// requirement besides the CPU.
+    pub fn check(&self) {
+        let width = self.width;
+        assert!(
+            self.rows.iter().all(|r| r.len() == width),
+            "gather_rows: every row must hold {width} bytes"
+        );
+        assert_eq!(
+            self.dst.len(),
+            self.rows.len() * width,
+            "gather_rows: {} rows of {width} floats",
+            self.rows.len()
+        );
+        if let Some(map) = &self.zero_map {
+            assert_eq!(
+                map.len(),
+                width.div_ceil(64),
+                "gather_rows: a map of {width} positions"
+            );
+        }
+    }
+}
+
 /// The activation kernels of one family: the element-wise map and the fused bias + activation
 /// row, chosen once (like [`GemmKernel`]) so callers never match on the ISA themselves.
 #[derive(Clone, Copy, Debug)]
@@ -405,6 +447,12 @@ pub struct ActivationKernel {
     /// # Safety
     /// The CPU runs `isa`.
     pub zero_byte_map: unsafe fn(&[&[u8]], usize, &mut [u64]),
+    /// A mini-batch gathered from byte rows, with its map of blank positions when asked for
+    /// ([`GatherRows`]; the lengths are checked).
+    ///
+    /// # Safety
+    /// The CPU runs `isa`.
+    pub gather_rows: unsafe fn(&mut GatherRows),
 }
 
 /// Every activation family this build has, one line each.
@@ -417,6 +465,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         scale_bytes: scalar::scale_bytes_portable,
         momentum: scalar::momentum_portable,
         zero_byte_map: scalar::zero_byte_map,
+        gather_rows: scalar::gather_rows,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -427,6 +476,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         scale_bytes: avx2::scale_bytes,
         momentum: avx2::momentum,
         zero_byte_map: avx2::zero_byte_map,
+        gather_rows: avx2::gather_rows,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -438,6 +488,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         momentum: avx512::momentum,
         // Byte compares: AVX2's suffice (every CPU of this family has it), see the kernel.
         zero_byte_map: avx2::zero_byte_map,
+        gather_rows: avx512::gather_rows,
     },
     #[cfg(target_arch = "aarch64")]
     ActivationKernel {
@@ -448,6 +499,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         scale_bytes: neon::scale_bytes,
         momentum: neon::momentum,
         zero_byte_map: neon::zero_byte_map,
+        gather_rows: neon::gather_rows,
     },
 ];
 

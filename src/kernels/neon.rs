@@ -266,3 +266,13 @@ pub unsafe fn momentum(w: *mut f32, v: *mut f32, g: *const f32, n: usize, mu: f3
 pub unsafe fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
     super::scalar::zero_byte_map(rows, width, out)
 }
+
+/// The batch gather ([`super::scalar::gather_rows_then_map`]) compiled with NEON: each row
+/// converted, then the portable map.
+///
+/// # Safety
+/// The CPU must support NEON. (The lengths are checked: a mismatch panics.)
+#[target_feature(enable = "neon")]
+pub unsafe fn gather_rows(g: &mut super::GatherRows) {
+    super::scalar::gather_rows_then_map(g, super::scalar::zero_byte_map)
+}

@@ -277,6 +277,33 @@ pub unsafe fn scale_bytes(src: *const u8, dst: *mut f32, n: usize, scale: f32) {
     }
 }
 
+/// A mini-batch gathered from byte rows ([`super::GatherRows`]): each row through
+/// [`scale_bytes`], then the map by [`zero_byte_map`] when asked for. `#[inline(always)]` so
+/// the SIMD families that have no fused pass compile the same two steps with their
+/// instructions (the map pass passed in as `map`).
+///
+/// The lengths are checked (a mismatch panics), so the only contract left is `map`'s.
+#[inline(always)]
+pub fn gather_rows_then_map(g: &mut super::GatherRows, map: fn(&[&[u8]], usize, &mut [u64])) {
+    g.check();
+    let width = g.width;
+    for (row, dst) in g.rows.iter().zip(g.dst.chunks_exact_mut(width.max(1))) {
+        // SAFETY: the check above: `row` holds `width` bytes, `dst` `width` floats.
+        unsafe { scale_bytes(row.as_ptr(), dst.as_mut_ptr(), width, g.scale) };
+    }
+    if let Some(out) = g.zero_map.as_deref_mut() {
+        map(g.rows, width, out);
+    }
+}
+
+/// The portable family's [`super::GatherRows`] pass (see [`gather_rows_then_map`]).
+///
+/// # Safety
+/// None beyond the table line's (the lengths are checked); `unsafe` for the table's type.
+pub unsafe fn gather_rows(g: &mut super::GatherRows) {
+    gather_rows_then_map(g, zero_byte_map)
+}
+
 /// [`scale_bytes`] as a plain function pointer for the portable family's table line.
 ///
 /// # Safety

@@ -114,8 +114,6 @@ pub struct SmallBatchStep {
     /// How many rows `zero_pixels` describes (0: no map). A step over more rows than that
     /// does not use it.
     zero_pixels_batch: usize,
-    /// The dataset rows last gathered, for building `zero_pixels`.
-    gathered: Vec<usize>,
 }
 
 /// Velocities of every layer in the padded layout, and a buffer for one layer's `W^T` step.
@@ -195,7 +193,6 @@ impl SmallBatchStep {
             ahead: Vec::new(),
             zero_pixels: ZeroRowMap::new(),
             zero_pixels_batch: 0,
-            gathered: Vec::with_capacity(capacity),
         };
         step.load(net);
         step
@@ -245,26 +242,25 @@ impl SmallBatchStep {
     /// those rows' sums (same bits).
     pub fn gather_pixels(&mut self, pixels: &[u8], idx: impl IntoIterator<Item = usize>) -> usize {
         let width = self.width;
-        self.gathered.clear();
-        for (dst, i) in self.x.get_mut().chunks_exact_mut(width).zip(idx) {
-            self.engine_act.scale_bytes(
-                &pixels[i * width..(i + 1) * width],
-                dst,
-                crate::data::PIXEL_SCALE,
-            );
-            self.gathered.push(i);
+        let mut rows: [&[u8]; Self::MAX_BATCH] = [&[]; Self::MAX_BATCH];
+        let mut m = 0;
+        for (row, i) in rows.iter_mut().zip(idx).take(self.capacity) {
+            *row = &pixels[i * width..(i + 1) * width];
+            m += 1;
         }
-        let m = self.gathered.len();
-        self.zero_pixels_batch = 0;
+        let (rows, dst) = (&rows[..m], &mut self.x.get_mut()[..m * width]);
+        let act = &self.engine_act;
+        let scale = crate::data::PIXEL_SCALE;
+        // One pass converts the rows and, when the step's GEMM skips zero rows, notes the
+        // positions blank in all of them.
         if self.gemm.skips_zero_rows() {
-            let mut rows: [&[u8]; Self::MAX_BATCH] = [&[]; Self::MAX_BATCH];
-            for (row, &i) in rows.iter_mut().zip(&self.gathered) {
-                *row = &pixels[i * width..(i + 1) * width];
-            }
-            let act = &self.engine_act;
-            self.zero_pixels
-                .fill(width, |out| act.zero_byte_map(&rows[..m], width, out));
+            self.zero_pixels.fill(width, |out| {
+                act.gather_rows(rows, width, scale, dst, Some(out))
+            });
             self.zero_pixels_batch = m;
+        } else {
+            act.gather_rows(rows, width, scale, dst, None);
+            self.zero_pixels_batch = 0;
         }
         m
     }
