@@ -276,7 +276,11 @@ fn phase_tables() -> String {
         md += &row("**sum of the phases**", sum, flop);
         md += &row("**whole step**", whole.seconds, flop);
         for p in beside {
-            md += &row(&format!("*beside, not in the sum:* {}", p.name), p.seconds, p.flop);
+            md += &row(
+                &format!("*beside, not in the sum:* {}", p.name),
+                p.seconds,
+                p.flop,
+            );
         }
         md += &format!(
             "\nPer epoch (5,000 steps): {:.3} s; {:.2} GFLOP of arithmetic per epoch.\n",

@@ -5,6 +5,7 @@ mod common;
 use rand::RngExt;
 use vanishing::activation::{self, Activation, ActivationKernels, ElementFn, ULP_BOUND};
 use vanishing::isa::Isa;
+use vanishing::kernels::GatherRows;
 
 /// Distance in units in the last place between two finite f32 values (ordered bit patterns).
 fn ulp_distance(a: f32, b: f32) -> u64 {
@@ -509,29 +510,45 @@ fn gather_rows_converts_every_byte_and_maps_the_blank_positions() {
         let k = ActivationKernels::for_isa(isa);
         let check = |rows: &[Vec<u8>], width: usize, scale: f32, what: &str| {
             let slices: Vec<&[u8]> = rows.iter().map(|v| v.as_slice()).collect();
-            let mut dst = vec![f32::NAN; rows.len() * width];
-            let mut map = vec![u64::MAX; width.div_ceil(64)];
-            k.gather_rows(&slices, width, scale, &mut dst, Some(&mut map));
             let want: Vec<u32> = rows
                 .iter()
                 .flatten()
                 .map(|&b| (f32::from(b) * scale).to_bits())
                 .collect();
-            let got: Vec<u32> = dst.iter().map(|v| v.to_bits()).collect();
-            let case = format!("{isa:?} {what}: width {width}, {} rows", rows.len());
-            assert_eq!(got, want, "{case}: the floats");
-            for i in 0..map.len() * 64 {
-                let blank = i < width && rows.iter().all(|row| row[i] == 0);
-                assert_eq!(
-                    map[i / 64] >> (i % 64) & 1 == 1,
-                    blank,
-                    "{case}: position {i}"
+            // Both passes (the hint picks one where a family has two), with and without a map.
+            for (expect_blank, with_map) in [(false, true), (true, true), (true, false)] {
+                let mut dst = vec![f32::NAN; rows.len() * width];
+                let mut map = vec![u64::MAX; width.div_ceil(64)];
+                k.gather_rows(GatherRows {
+                    rows: &slices,
+                    width,
+                    scale,
+                    dst: &mut dst,
+                    zero_map: with_map.then_some(&mut map[..]),
+                    expect_blank,
+                });
+                let got: Vec<u32> = dst.iter().map(|v| v.to_bits()).collect();
+                let case = format!(
+                    "{isa:?} {what}: width {width}, {} rows, expect_blank {expect_blank}, map {with_map}",
+                    rows.len()
                 );
+                assert_eq!(got, want, "{case}: the floats");
+                if !with_map {
+                    assert!(
+                        map.iter().all(|&w| w == u64::MAX),
+                        "{case}: no map asked for"
+                    );
+                    continue;
+                }
+                for i in 0..map.len() * 64 {
+                    let blank = i < width && rows.iter().all(|row| row[i] == 0);
+                    assert_eq!(
+                        map[i / 64] >> (i % 64) & 1 == 1,
+                        blank,
+                        "{case}: position {i}"
+                    );
+                }
             }
-            let mut again = vec![f32::NAN; rows.len() * width];
-            k.gather_rows(&slices, width, scale, &mut again, None);
-            let again: Vec<u32> = again.iter().map(|v| v.to_bits()).collect();
-            assert_eq!(again, want, "{case}: the floats without a map");
         };
         for width in [
             1, 15, 16, 63, 64, 65, 100, 127, 128, 129, 191, 192, 193, 784,
@@ -574,7 +591,14 @@ fn gather_rows_converts_every_byte_and_maps_the_blank_positions() {
             std::panic::catch_unwind(|| {
                 let mut out = vec![0.0; dst];
                 let mut words = vec![0u64; map];
-                k.gather_rows(rows, width, 1.0, &mut out, Some(&mut words))
+                k.gather_rows(GatherRows {
+                    rows,
+                    width,
+                    scale: 1.0,
+                    dst: &mut out,
+                    zero_map: Some(&mut words),
+                    expect_blank: true,
+                })
             })
             .is_err()
         };
@@ -655,5 +679,159 @@ fn zero_byte_map_marks_exactly_the_positions_zero_in_every_row() {
             k.zero_byte_map(&[&[0u8; 65][..]], 65, &mut out)
         });
         assert!(result.is_err(), "{isa:?}: too few words is refused");
+    }
+}
+
+/// The fused error pass of every family against the separate passes it replaces, computed here
+/// element by element: the output's `a - e_y` (times the derivative under the quadratic
+/// cost) or a hidden layer's `delta * deriv`, each column's sum from `+0` over the rows in
+/// order, and `b - step * sum`; bit for bit, over row counts 0-16, column counts around every
+/// vector width, strides from `cols` up, labels at every column, `+-0`, infinities and NaN
+/// among the values. Cells past `cols` (padding) are never touched; the length and label
+/// checks refuse bad arguments.
+#[test]
+fn error_rows_match_the_separate_passes_bit_for_bit() {
+    use vanishing::activation::{ErrorRows, LayerError};
+    let mut r = common::rng(11);
+    const PAD: f32 = 12345.0;
+    let value = |r: &mut rand_chacha::ChaCha8Rng| -> f32 {
+        match r.random_range(0..40) {
+            0 => 0.0,
+            1 => -0.0,
+            2 => f32::INFINITY,
+            3 => f32::NAN,
+            _ => r.random_range(-2.0f32..2.0),
+        }
+    };
+    for isa in common::families() {
+        let k = ActivationKernels::for_isa(isa);
+        for cols in [1usize, 3, 4, 5, 8, 10, 15, 16, 17, 30, 31, 32, 33, 100] {
+            for stride in [cols, cols.div_ceil(16) * 16, cols + 5] {
+                for rows in [0, 1, 2, 3, 10, 16] {
+                    for kind in 0..3 {
+                        let len = rows * stride;
+                        let cell = |i: usize| i % stride < cols;
+                        let fill = |r: &mut rand_chacha::ChaCha8Rng| -> Vec<f32> {
+                            (0..len)
+                                .map(|i| if cell(i) { value(r) } else { PAD })
+                                .collect()
+                        };
+                        let a = fill(&mut r);
+                        let deriv = fill(&mut r);
+                        let delta0 = fill(&mut r);
+                        let labels: Vec<u8> =
+                            (0..rows).map(|_| r.random_range(0..cols) as u8).collect();
+                        let bias0: Vec<f32> = (0..cols).map(|_| value(&mut r)).collect();
+                        let step = 0.01f32;
+                        // The separate passes, one element at a time.
+                        let mut want = delta0.clone();
+                        for row in 0..rows {
+                            for j in 0..cols {
+                                let at = row * stride + j;
+                                want[at] = match kind {
+                                    0 | 1 => {
+                                        let mut v = a[at];
+                                        if usize::from(labels[row]) == j {
+                                            v -= 1.0;
+                                        }
+                                        if kind == 1 {
+                                            v *= deriv[at];
+                                        }
+                                        v
+                                    }
+                                    _ => delta0[at] * deriv[at],
+                                };
+                            }
+                        }
+                        let mut want_sums = vec![0.0f32; cols];
+                        for row in 0..rows {
+                            for (j, s) in want_sums.iter_mut().enumerate() {
+                                *s += want[row * stride + j];
+                            }
+                        }
+                        let want_bias: Vec<f32> = bias0
+                            .iter()
+                            .zip(&want_sums)
+                            .map(|(&b, &s)| b - step * s)
+                            .collect();
+                        for with_bias in [false, true] {
+                            let mut delta = delta0.clone();
+                            let mut sums = vec![f32::NAN; cols];
+                            let mut bias = bias0.clone();
+                            let error = match kind {
+                                0 | 1 => LayerError::Output {
+                                    a: &a,
+                                    labels: &labels,
+                                    times_deriv: kind == 1,
+                                },
+                                _ => LayerError::Hidden,
+                            };
+                            k.error_rows(ErrorRows {
+                                error,
+                                delta: &mut delta,
+                                deriv: &deriv,
+                                rows,
+                                cols,
+                                stride,
+                                sums: &mut sums,
+                                bias: with_bias.then_some((&mut bias[..], step)),
+                            })
+                            .unwrap();
+                            let case = format!(
+                                "{isa:?} kind {kind} rows {rows} cols {cols} stride {stride} bias {with_bias}"
+                            );
+                            // Bits, with every NaN one value: which NaN an operation with
+                            // two NaN operands returns is not defined (Rust and the ISAs).
+                            let bits = |v: &[f32]| {
+                                v.iter()
+                                    .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
+                                    .collect::<Vec<_>>()
+                            };
+                            assert_eq!(bits(&delta), bits(&want), "{case}: the error rows");
+                            assert_eq!(bits(&sums), bits(&want_sums), "{case}: the sums");
+                            let expect_bias = if with_bias { &want_bias } else { &bias0 };
+                            assert_eq!(bits(&bias), bits(expect_bias), "{case}: the bias");
+                        }
+                    }
+                }
+            }
+        }
+        // Bad arguments are refused with an error, not a panic or a write.
+        let (a, deriv) = (vec![0.5f32; 40], vec![1.0f32; 40]);
+        let run = |labels: &[u8], delta_len: usize, sums_len: usize, rows: usize, stride: usize| {
+            let mut delta = vec![0.0; delta_len];
+            let mut sums = vec![0.0; sums_len];
+            k.error_rows(ErrorRows {
+                error: LayerError::Output {
+                    a: &a,
+                    labels,
+                    times_deriv: false,
+                },
+                delta: &mut delta,
+                deriv: &deriv,
+                rows,
+                cols: 10,
+                stride,
+                sums: &mut sums,
+                bias: None,
+            })
+            .is_err()
+        };
+        assert!(!run(&[0, 9, 3], 30, 10, 3, 10), "{isa:?}: good arguments");
+        assert!(
+            run(&[0, 10, 3], 30, 10, 3, 10),
+            "{isa:?}: a label past the outputs"
+        );
+        assert!(
+            run(&[0, 9], 30, 10, 3, 10),
+            "{isa:?}: fewer labels than rows"
+        );
+        assert!(
+            run(&[0, 9, 3], 29, 10, 3, 10),
+            "{isa:?}: a short error buffer"
+        );
+        assert!(run(&[0, 9, 3], 30, 9, 3, 10), "{isa:?}: short sums");
+        assert!(run(&[0, 9, 3], 30, 10, 3, 9), "{isa:?}: overlapping rows");
+        assert!(run(&[0, 9, 3, 1, 1], 50, 10, 5, 10), "{isa:?}: a short a");
     }
 }

@@ -353,6 +353,7 @@ fn activation_kernels_stay_inside_their_operands() {
 fn gather_rows_kernels_stay_inside_their_operands() {
     use guarded::Guarded;
     use vanishing::activation::ActivationKernels;
+    use vanishing::kernels::GatherRows;
     for isa in common::families() {
         let kernels = ActivationKernels::for_isa(isa);
         for width in [1, 16, 63, 64, 65, 100, 127, 128, 129, 784] {
@@ -373,9 +374,85 @@ fn gather_rows_kernels_stay_inside_their_operands() {
                     let mut dst = Guarded::new(nrows * width, at_end);
                     let slices: Vec<&[u8]> =
                         rows.iter_mut().map(|row| &*row.byte_slice()).collect();
-                    let mut map = vec![0u64; width.div_ceil(64)];
-                    kernels.gather_rows(&slices, width, 1.0 / 256.0, dst.slice(), Some(&mut map));
-                    assert_eq!(dst.slice(), &want[..], "{isa:?} width {width} rows {nrows}");
+                    for expect_blank in [false, true] {
+                        let mut map = vec![0u64; width.div_ceil(64)];
+                        kernels.gather_rows(GatherRows {
+                            rows: &slices,
+                            width,
+                            scale: 1.0 / 256.0,
+                            dst: dst.slice(),
+                            zero_map: Some(&mut map),
+                            expect_blank,
+                        });
+                        assert_eq!(dst.slice(), &want[..], "{isa:?} width {width} rows {nrows}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fused error pass: the error rows, the activations, the derivatives, the sums and the
+/// bias each flush against a protected page, over column counts around every vector width
+/// (the lane-limited last vector must not reach past the row); the results equal the scalar
+/// family's.
+#[cfg(target_os = "linux")]
+#[test]
+fn error_rows_kernels_stay_inside_their_operands() {
+    use guarded::Guarded;
+    use vanishing::activation::{ActivationKernels, ErrorRows, LayerError};
+    let scalar = ActivationKernels::for_isa(vanishing::isa::Isa::Scalar);
+    for isa in common::families() {
+        let kernels = ActivationKernels::for_isa(isa);
+        for cols in 1..=33 {
+            for rows in [1, 3] {
+                for at_end in [true, false] {
+                    for kind in 0..3 {
+                        let len = rows * cols;
+                        let values = |seed: usize| -> Vec<f32> {
+                            (0..len)
+                                .map(|i| ((i * 7 + seed) % 13) as f32 * 0.25 - 1.5)
+                                .collect()
+                        };
+                        let labels: Vec<u8> = (0..rows).map(|r| ((r * 5) % cols) as u8).collect();
+                        let run = |k: &ActivationKernels| -> Vec<f32> {
+                            let mut a = Guarded::new(len, at_end);
+                            let mut deriv = Guarded::new(len, at_end);
+                            let mut delta = Guarded::new(len, at_end);
+                            let mut sums = Guarded::new(cols, at_end);
+                            let mut bias = Guarded::new(cols, at_end);
+                            a.slice().copy_from_slice(&values(1));
+                            deriv.slice().copy_from_slice(&values(2));
+                            delta.slice().copy_from_slice(&values(3));
+                            bias.slice().fill(0.5);
+                            let a = &*a.slice();
+                            let error = match kind {
+                                0 | 1 => LayerError::Output {
+                                    a,
+                                    labels: &labels,
+                                    times_deriv: kind == 1,
+                                },
+                                _ => LayerError::Hidden,
+                            };
+                            k.error_rows(ErrorRows {
+                                error,
+                                delta: delta.slice(),
+                                deriv: deriv.slice(),
+                                rows,
+                                cols,
+                                stride: cols,
+                                sums: sums.slice(),
+                                bias: Some((bias.slice(), 0.125)),
+                            })
+                            .unwrap();
+                            [delta.slice(), sums.slice(), bias.slice()].concat()
+                        };
+                        assert_eq!(
+                            run(&kernels),
+                            run(&scalar),
+                            "{isa:?} kind {kind} rows {rows} cols {cols}"
+                        );
+                    }
                 }
             }
         }

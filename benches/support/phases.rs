@@ -287,13 +287,18 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
             t,
         );
     }
-    let t = best_seconds(|_| s.output_delta(BATCH, &labels[0], Cost::CrossEntropy));
-    phase("output error".into(), 0.0, t);
+    // The biases step where their errors are made (one pass: error, sums, bias step).
+    let bias_step = Some(p.eta / BATCH as f32);
+    let t = best_seconds(|_| s.output_delta(BATCH, &labels[0], Cost::CrossEntropy, bias_step));
+    let top = sizes[layers];
+    phase(format!("output error + {top} bias sums and steps"), 0.0, t);
     for l in (1..layers).rev() {
         let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        let t = best_seconds(|_| s.propagate(BATCH, l));
+        let t = best_seconds(|_| s.propagate(BATCH, l, bias_step));
         phase(
-            format!("error back to layer {l}: GEMM {BATCH}x{n_out}x{n_in} + act'"),
+            format!(
+                "error back to layer {l}: GEMM {BATCH}x{n_out}x{n_in} + act', {n_in} bias sums and steps"
+            ),
             2.0 * (BATCH * n_in * n_out) as f64,
             t,
         );
@@ -308,8 +313,6 @@ pub fn small_batch_step(e: &Engine, net: &Network, train: &Dataset) -> Vec<Phase
             2.0 * (BATCH * n_in * n_out) as f64,
             t,
         );
-        let t = best_seconds(|_| s.update_bias(BATCH, l, alpha));
-        phase(format!("bias update, {n_out} sums of {BATCH}"), 0.0, t);
     }
     drop(phase);
     out.append(&mut beside);

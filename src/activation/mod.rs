@@ -55,6 +55,39 @@ impl PartialEq for ActivationKernels {
 }
 impl Eq for ActivationKernels {}
 
+/// Which error [`ActivationKernels::error_rows`] makes in each row.
+#[derive(Clone, Copy, Debug)]
+pub enum LayerError<'a> {
+    /// The output layer's `a - e_y` (1 at the row's label), times the derivative when
+    /// `times_deriv` (the quadratic cost). `a` is laid out as the error rows; one label per
+    /// row, each below the row's `cols`.
+    Output {
+        a: &'a [f32],
+        labels: &'a [u8],
+        times_deriv: bool,
+    },
+    /// A hidden layer's error: the rows already hold the backward product, which is
+    /// multiplied by the derivative in place.
+    Hidden,
+}
+
+/// A layer's error rows for [`ActivationKernels::error_rows`]: the first `cols` floats of
+/// `rows` rows `stride` floats apart in `delta` and `deriv` (and in the output's `a`).
+#[derive(Debug)]
+pub struct ErrorRows<'a> {
+    pub error: LayerError<'a>,
+    pub delta: &'a mut [f32],
+    pub deriv: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub stride: usize,
+    /// Receives the `cols` column sums (each over the rows in order, from `+0`).
+    pub sums: &'a mut [f32],
+    /// The bias and the step: `b <- b - step * sum` for each of the first `cols`; none to
+    /// leave the bias alone (the momentum step, which uses the sums itself).
+    pub bias: Option<(&'a mut [f32], f32)>,
+}
+
 impl ActivationKernels {
     /// The kernels of the family selected for this process ([`Isa::selected`]).
     pub fn new() -> Self {
@@ -118,27 +151,124 @@ impl ActivationKernels {
         unsafe { (self.kernel.zero_byte_map)(rows, width, out) }
     }
 
-    /// Gathers byte `rows` (each `width` bytes) into `dst` as `byte * scale` floats, row after
-    /// row, and fills `zero_map` (when given) with the positions zero in every row, as
-    /// [`ActivationKernels::zero_byte_map`] does: the trainer's batch gather, in one pass over
-    /// the bytes where the family has one (see [`crate::kernels::GatherRows`]). Panics if a row
-    /// is not `width` bytes long, `dst` does not hold `rows.len() * width` floats or the map
-    /// `width.div_ceil(64)` words.
-    pub fn gather_rows(
-        &self,
-        rows: &[&[u8]],
-        width: usize,
-        scale: f32,
-        dst: &mut [f32],
-        zero_map: Option<&mut [u64]>,
-    ) {
-        let mut g = crate::kernels::GatherRows {
+    /// A layer's error rows, their column sums and the bias step in one kernel call
+    /// ([`ErrorRows`], [`crate::kernels::DeltaRows`]): the trainer's small-batch step makes the
+    /// output error and each hidden layer's `act'` product this way, with the bias gradient
+    /// summed while each error vector is in a register. The same bits as the separate passes
+    /// (error, then sums from `+0` in row order, then `b - step * sum`). Errors on a buffer
+    /// shorter than its rows, rows that overlap, a label at or past `cols`, or fewer labels
+    /// than rows.
+    pub fn error_rows(&self, t: ErrorRows) -> Result<()> {
+        let ErrorRows {
+            error,
+            delta,
+            deriv,
             rows,
-            width,
-            scale,
-            dst,
-            zero_map,
+            cols,
+            stride,
+            sums,
+            bias,
+        } = t;
+        if cols > stride && rows > 1 {
+            return Err(Error::LengthMismatch {
+                what: "error_rows: rows overlap (cols is longer than the stride)",
+                expected: stride,
+                got: cols,
+            });
+        }
+        let need = if rows == 0 {
+            0
+        } else {
+            (rows - 1).saturating_mul(stride).saturating_add(cols)
         };
+        let (a, labels, times_deriv) = match error {
+            LayerError::Output {
+                a,
+                labels,
+                times_deriv,
+            } => (a, labels, times_deriv),
+            LayerError::Hidden => (&[][..], &[][..], true),
+        };
+        let output = matches!(error, LayerError::Output { .. });
+        // (what, length, length needed); a buffer the pass does not read needs nothing.
+        let lengths = [
+            ("error_rows: delta is shorter than its rows", delta.len(), need),
+            ("error_rows: sums hold fewer than cols floats", sums.len(), cols),
+            (
+                "error_rows: deriv is shorter than its rows",
+                deriv.len(),
+                if times_deriv { need } else { 0 },
+            ),
+            (
+                "error_rows: a is shorter than its rows",
+                a.len(),
+                if output { need } else { 0 },
+            ),
+            (
+                "error_rows: fewer labels than rows",
+                labels.len(),
+                if output { rows } else { 0 },
+            ),
+            (
+                "error_rows: the bias holds fewer than cols floats",
+                bias.as_ref().map_or(0, |(b, _)| b.len()),
+                if bias.is_some() { cols } else { 0 },
+            ),
+        ];
+        for (what, got, expected) in lengths {
+            if got < expected {
+                return Err(Error::LengthMismatch {
+                    what,
+                    expected,
+                    got,
+                });
+            }
+        }
+        if let Some(&y) = labels[..if output { rows } else { 0 }]
+            .iter()
+            .find(|&&y| usize::from(y) >= cols)
+        {
+            return Err(Error::Invalid {
+                what: "error_rows label",
+                problem: format!("label {y} is not one of the {cols} outputs"),
+            });
+        }
+        let (bias, bias_step) = match bias {
+            Some((b, step)) => (b.as_mut_ptr(), step),
+            None => (std::ptr::null_mut(), 0.0),
+        };
+        let t = crate::kernels::DeltaRows {
+            error: if output {
+                crate::kernels::ErrorOf::Output {
+                    a: a.as_ptr(),
+                    labels: labels.as_ptr(),
+                    times_deriv,
+                }
+            } else {
+                crate::kernels::ErrorOf::Hidden
+            },
+            delta: delta.as_mut_ptr(),
+            deriv: deriv.as_ptr(),
+            rows,
+            cols,
+            stride,
+            sums: sums.as_mut_ptr(),
+            bias,
+            bias_step,
+        };
+        // SAFETY: the family was checked against the CPU; every buffer holds what its rows
+        // need and every label is below cols (checked above); `delta`, `sums` and the bias are
+        // distinct &mut slices, and `a` and `deriv` shared ones, so no two overlap.
+        unsafe { (self.kernel.delta_rows)(&t) };
+        Ok(())
+    }
+
+    /// Gathers byte rows into floats (`byte * scale`, row after row) and, when asked, maps
+    /// the positions zero in every row, as [`ActivationKernels::zero_byte_map`] does: the
+    /// trainer's batch gather, in one pass over the bytes where the family has one (see
+    /// [`crate::kernels::GatherRows`]). Panics if a row is not `width` bytes long, `dst` does
+    /// not hold `rows.len() * width` floats or the map `width.div_ceil(64)` words.
+    pub fn gather_rows(&self, mut g: crate::kernels::GatherRows) {
         // SAFETY: the family was checked against the CPU; the kernel checks the lengths.
         unsafe { (self.kernel.gather_rows)(&mut g) }
     }

@@ -268,15 +268,9 @@ pub unsafe fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
     let starts = (0..whole).map(|c| 32 * c).chain(tail);
     // Dense rows: when the first two share no zero position, nothing is zero in all (the
     // portable form's early stop).
-    if rows.len() > 2 {
-        let mut shared = 0;
-        for lo in starts.clone() {
-            // SAFETY: AVX2 (contract); lo + 32 <= width (a chunk start).
-            shared |= unsafe { zero_chunk(&rows[..2], lo) };
-        }
-        if shared == 0 {
-            return;
-        }
+    // SAFETY: AVX2 (contract); the rows hold `width >= 32` bytes (checked above).
+    if rows.len() > 2 && !unsafe { first_two_share_a_zero(rows, width) } {
+        return;
     }
     for lo in starts {
         // SAFETY: AVX2 (this function's contract); lo + 32 <= width (a chunk start).
@@ -303,6 +297,24 @@ pub unsafe fn gather_rows(g: &mut super::GatherRows) {
     })
 }
 
+/// Whether the first two of `rows` (at least two) are both zero at some position below
+/// `width`: when not, no position is zero in every row, and the map is empty (the dense-rows
+/// early stop of the map passes; ~50 loads).
+///
+/// # Safety
+/// The CPU must support AVX2; `width >= 32`, and the first two rows hold `width` bytes.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn first_two_share_a_zero(rows: &[&[u8]], width: usize) -> bool {
+    let whole = width / 32;
+    let tail = (!width.is_multiple_of(32)).then_some(width - 32);
+    let mut shared = 0;
+    for lo in (0..whole).map(|c| 32 * c).chain(tail) {
+        // SAFETY: AVX2 (contract); lo + 32 <= width (a chunk start).
+        shared |= unsafe { zero_chunk(&rows[..2], lo) };
+    }
+    shared != 0
+}
+
 /// The zero positions of the 32 bytes at `lo` in the OR of `rows`: bit `j` for position
 /// `lo + j`.
 ///
@@ -318,4 +330,16 @@ unsafe fn zero_chunk(rows: &[&[u8]], lo: usize) -> u32 {
         any = _mm256_or_si256(any, v);
     }
     _mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())) as u32
+}
+
+/// A layer's error rows with their bias sums and bias step ([`elementwise::delta_rows`] on
+/// 8-lane vectors).
+///
+/// # Safety
+/// The CPU must support the family's features; `t` describes valid memory as
+/// [`super::DeltaRows`] says, its buffers distinct.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn delta_rows(t: &super::DeltaRows) {
+    // SAFETY: the family's features are enabled here; memory as documented.
+    unsafe { elementwise::delta_rows::<Avx2>(t) }
 }

@@ -381,3 +381,123 @@ unsafe fn bias_act_loop<S: Simd>(
         }
     }
 }
+
+/// Floats 16..32 are zero but the first: a vector loaded at `16 - j` has 1.0 in lane `j` alone
+/// (any vector width up to 16), the output error's one-hot label.
+static ONE_HOT: [f32; 32] = {
+    let mut t = [0.0; 32];
+    t[16] = 1.0;
+    t
+};
+
+/// The fused error pass ([`super::DeltaRows`]): column chunks of one vector outer, rows inner,
+/// so each chunk's sums stay in a register from `+0` through the rows in order (the bits of
+/// the general step's column sums), and the bias step follows each chunk's last row.
+///
+/// # Safety
+/// Inside the family's wrapper (see [`Simd`]); `t` describes valid memory as
+/// [`super::DeltaRows`] says, its buffers distinct.
+#[inline(always)]
+pub(crate) unsafe fn delta_rows<S: Simd>(t: &super::DeltaRows) {
+    use super::ErrorOf;
+    // One loop per kind of error, the kind a constant inside it.
+    // SAFETY: forwarded contract.
+    unsafe {
+        match t.error {
+            ErrorOf::Output {
+                times_deriv: true, ..
+            } => delta_chunks::<S, true, true>(t),
+            ErrorOf::Output {
+                times_deriv: false, ..
+            } => delta_chunks::<S, true, false>(t),
+            ErrorOf::Hidden => delta_chunks::<S, false, true>(t),
+        }
+    }
+}
+
+/// [`delta_rows`] for one kind of error (`OUTPUT`: the output's `a - e_y`, else the hidden
+/// `delta`; `DERIV`: times `deriv`): whole vectors, then the last partial one lane-limited.
+///
+/// # Safety
+/// As [`delta_rows`], with `OUTPUT` and `DERIV` as `t.error` says.
+#[inline(always)]
+unsafe fn delta_chunks<S: Simd, const OUTPUT: bool, const DERIV: bool>(t: &super::DeltaRows) {
+    let lanes = S::LANES;
+    let mut i = 0;
+    // SAFETY: each chunk lies inside the first `cols` columns (loop bounds).
+    unsafe {
+        while i + lanes <= t.cols {
+            delta_chunk::<S, OUTPUT, DERIV, true>(t, i, lanes);
+            i += lanes;
+        }
+        if i < t.cols {
+            delta_chunk::<S, OUTPUT, DERIV, false>(t, i, t.cols - i);
+        }
+    }
+}
+
+/// Columns `j0..j0 + k` of every row (`WHOLE`: `k` is a whole vector, plain loads and
+/// stores; else lane-limited ones).
+///
+/// # Safety
+/// As [`delta_chunks`], with `j0 + k <= t.cols`, `k <= LANES`, `k == LANES` when `WHOLE`.
+#[inline(always)]
+unsafe fn delta_chunk<S: Simd, const OUTPUT: bool, const DERIV: bool, const WHOLE: bool>(
+    t: &super::DeltaRows,
+    j0: usize,
+    k: usize,
+) {
+    // SAFETY (every access): `p` is a cell `< cols` of a row `< rows` of its buffer, or one of
+    // the first `cols` floats of `sums` / `bias` (contract and caller's bounds); lane-limited
+    // accesses touch only lanes `< k`.
+    unsafe {
+        let load = |p: *const f32| {
+            if WHOLE {
+                S::load(p)
+            } else {
+                S::load_first(p, k)
+            }
+        };
+        let store = |p: *mut f32, v: S::V| {
+            if WHOLE {
+                S::store(p, v)
+            } else {
+                S::store_first(p, v, k)
+            }
+        };
+        let (a, labels) = match t.error {
+            super::ErrorOf::Output { a, labels, .. } => (a, labels),
+            super::ErrorOf::Hidden => (std::ptr::null(), std::ptr::null()),
+        };
+        let mut sum = S::splat(0.0);
+        for r in 0..t.rows {
+            let at = r * t.stride + j0;
+            let mut v = if OUTPUT {
+                // The label's lane of this chunk, if it has it: a - 1 there, a - 0 (= a,
+                // exactly) elsewhere.
+                let lane = usize::from(*labels.add(r)).wrapping_sub(j0);
+                let e = if lane < S::LANES {
+                    S::load(ONE_HOT.as_ptr().add(16 - lane))
+                } else {
+                    S::splat(0.0)
+                };
+                S::sub(load(a.add(at)), e)
+            } else {
+                load(t.delta.add(at))
+            };
+            if DERIV {
+                v = S::mul(v, load(t.deriv.add(at)));
+            }
+            store(t.delta.add(at), v);
+            sum = S::add(sum, v);
+        }
+        store(t.sums.add(j0), sum);
+        if !t.bias.is_null() {
+            let b = load(t.bias.add(j0));
+            store(
+                t.bias.add(j0),
+                S::sub(b, S::mul(S::splat(t.bias_step), sum)),
+            );
+        }
+    }
+}

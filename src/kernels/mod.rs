@@ -372,6 +372,45 @@ pub struct BiasActRows {
     pub stride: usize,
 }
 
+/// Which error a [`DeltaRows`] pass makes in each row.
+#[derive(Clone, Copy, Debug)]
+pub enum ErrorOf {
+    /// The output layer's `a - e_y` (`e_y`: 1 at the row's label, 0 elsewhere), times
+    /// `deriv` when `times_deriv` (the quadratic cost): row `r` of `a` at `a + r*stride`,
+    /// its label `labels[r] < cols`.
+    Output {
+        a: *const f32,
+        labels: *const u8,
+        times_deriv: bool,
+    },
+    /// A hidden layer's `delta * deriv`, in place: `delta` holds the backward product.
+    Hidden,
+}
+
+/// One layer's error rows made in one pass with their column sums (the bias gradient: each
+/// column's sum over the rows in row order from `+0`) and, when `bias` is not null, the bias
+/// step `b <- b - bias_step * sum`: the output error or the `act'` product, the bias sums
+/// and the bias update of the trainer's step while each error vector is in a register.
+/// Only the first `cols` floats of each row are read or written.
+#[derive(Clone, Copy, Debug)]
+pub struct DeltaRows {
+    pub error: ErrorOf,
+    /// Row `r`, column `j` at `delta + r*stride + j`; written (and read, for
+    /// [`ErrorOf::Hidden`]).
+    pub delta: *mut f32,
+    /// Row `r`, column `j` at `deriv + r*stride + j`; read unless the error is the output's
+    /// without `times_deriv`.
+    pub deriv: *const f32,
+    pub rows: usize,
+    pub cols: usize,
+    pub stride: usize,
+    /// `cols` floats, written.
+    pub sums: *mut f32,
+    /// Null, or `cols` floats, read and written.
+    pub bias: *mut f32,
+    pub bias_step: f32,
+}
+
 /// One mini-batch gathered from byte rows (the trainer's input from byte pixels):
 /// `dst[r*width + i] = rows[r][i] * scale` for every row `r` and position `i < width`, and, when
 /// `zero_map` is given, the positions zero in every row (bit `i % 64` of word `i / 64`, bits at
@@ -387,6 +426,11 @@ pub struct GatherRows<'a> {
     pub dst: &'a mut [f32],
     /// `width.div_ceil(64)` words, or none.
     pub zero_map: Option<&'a mut [u64]>,
+    /// Whether the caller expects positions blank in every row (its previous batch had
+    /// some): a family with a one-pass form takes it then; otherwise rows are converted one
+    /// by one and mapped after (the map pass stops early on dense rows). The results are the
+    /// same either way; only the speed differs.
+    pub expect_blank: bool,
 }
 
 impl GatherRows<'_> {
@@ -453,6 +497,12 @@ pub struct ActivationKernel {
     /// # Safety
     /// The CPU runs `isa`.
     pub gather_rows: unsafe fn(&mut GatherRows),
+    /// A layer's error rows with their bias sums and bias step ([`DeltaRows`]).
+    ///
+    /// # Safety
+    /// The argument describes valid memory as [`DeltaRows`] says, no two of its buffers
+    /// overlapping; the CPU runs `isa`.
+    pub delta_rows: unsafe fn(&DeltaRows),
 }
 
 /// Every activation family this build has, one line each.
@@ -466,6 +516,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         momentum: scalar::momentum_portable,
         zero_byte_map: scalar::zero_byte_map,
         gather_rows: scalar::gather_rows,
+        delta_rows: scalar::delta_rows,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -477,6 +528,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         momentum: avx2::momentum,
         zero_byte_map: avx2::zero_byte_map,
         gather_rows: avx2::gather_rows,
+        delta_rows: avx2::delta_rows,
     },
     #[cfg(target_arch = "x86_64")]
     ActivationKernel {
@@ -489,6 +541,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         // Byte compares: AVX2's suffice (every CPU of this family has it), see the kernel.
         zero_byte_map: avx2::zero_byte_map,
         gather_rows: avx512::gather_rows,
+        delta_rows: avx512::delta_rows,
     },
     #[cfg(target_arch = "aarch64")]
     ActivationKernel {
@@ -500,6 +553,7 @@ const ACTIVATIONS: &[ActivationKernel] = &[
         momentum: neon::momentum,
         zero_byte_map: neon::zero_byte_map,
         gather_rows: neon::gather_rows,
+        delta_rows: neon::delta_rows,
     },
 ];
 

@@ -276,3 +276,15 @@ pub unsafe fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
 pub unsafe fn gather_rows(g: &mut super::GatherRows) {
     super::scalar::gather_rows_then_map(g, super::scalar::zero_byte_map)
 }
+
+/// A layer's error rows with their bias sums and bias step ([`elementwise::delta_rows`] on
+/// 4-lane vectors).
+///
+/// # Safety
+/// The CPU must support the family's features; `t` describes valid memory as
+/// [`super::DeltaRows`] says, its buffers distinct.
+#[target_feature(enable = "neon")]
+pub unsafe fn delta_rows(t: &super::DeltaRows) {
+    // SAFETY: the family's features are enabled here; memory as documented.
+    unsafe { elementwise::delta_rows::<Neon>(t) }
+}

@@ -417,6 +417,51 @@ pub fn zero_byte_map(rows: &[&[u8]], width: usize, out: &mut [u64]) {
     }
 }
 
+/// A layer's error rows with their bias sums and bias step ([`super::DeltaRows`]), one float
+/// at a time: column by column, each column's sum from `+0` through the rows in order, the
+/// reference every vector family matches bit for bit.
+///
+/// # Safety
+/// `t` describes valid memory as [`super::DeltaRows`] says, its buffers distinct.
+pub unsafe fn delta_rows(t: &super::DeltaRows) {
+    for j in 0..t.cols {
+        let mut sum = 0.0f32;
+        for r in 0..t.rows {
+            let at = r * t.stride + j;
+            // SAFETY (every access): cell `j < cols` of row `r < rows` of its buffer, the
+            // label of row `r`, or float `j < cols` of `sums` / `bias` (contract).
+            unsafe {
+                let v = match t.error {
+                    super::ErrorOf::Output {
+                        a,
+                        labels,
+                        times_deriv,
+                    } => {
+                        let mut v = *a.add(at);
+                        if usize::from(*labels.add(r)) == j {
+                            v -= 1.0;
+                        }
+                        if times_deriv {
+                            v *= *t.deriv.add(at);
+                        }
+                        v
+                    }
+                    super::ErrorOf::Hidden => *t.delta.add(at) * *t.deriv.add(at),
+                };
+                *t.delta.add(at) = v;
+                sum += v;
+            }
+        }
+        // SAFETY: float `j < cols` of `sums` and of a non-null `bias` (contract).
+        unsafe {
+            *t.sums.add(j) = sum;
+            if !t.bias.is_null() {
+                *t.bias.add(j) -= t.bias_step * sum;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,8 +24,10 @@
 
 use super::batched::{Engine, SgdParams};
 use super::{Cost, Network};
+use crate::activation::{ErrorRows, LayerError};
 use crate::gemm::{Gemm, Hints, MatMut, MatRef, ZeroRowMap};
 use crate::kernels::rank_k::MAX_RANK_K;
+use crate::kernels::GatherRows;
 
 /// Floats per padding unit: one 64-byte line (a whole number of vectors of every family).
 const LINE_FLOATS: usize = 16;
@@ -71,21 +73,44 @@ struct Layer {
     a: Aligned,
     d: Aligned,
     delta: Aligned,
+    /// The error's column sums (the bias gradient), made with the error itself.
+    sums: Aligned,
 }
 
 impl Layer {
-    /// The column sums of the first `m` rows of the error, in row order from +0 (the bias
-    /// gradient, as the general step's `column_sums`), into `sums` (`stride` of them: the
-    /// sums run over whole padded rows, whole vectors with no ragged tail; the first `n_out`
-    /// are the live ones).
-    fn delta_sums(&self, m: usize, sums: &mut [f32]) {
-        let sums = &mut sums[..self.stride];
-        sums.fill(0.0);
-        for row in self.delta.get().chunks_exact(self.stride).take(m) {
-            for (s, &v) in sums.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
+    /// The first `m` rows of the error by the fused error pass: the output's from this
+    /// layer's activations when `output` gives the labels and whether the cost multiplies
+    /// by the derivative (quadratic), else a hidden layer's `act'` product in place; with the
+    /// bias step `b <- b - step * sum` when `bias_step` is given (see
+    /// [`crate::activation::ActivationKernels::error_rows`]).
+    fn error_rows(
+        &mut self,
+        kernels: &crate::activation::ActivationKernels,
+        m: usize,
+        output: Option<(&[u8], bool)>,
+        bias_step: Option<f32>,
+    ) {
+        let n_out = self.n_out;
+        let error = match output {
+            Some((labels, times_deriv)) => LayerError::Output {
+                a: self.a.get(),
+                labels,
+                times_deriv,
+            },
+            None => LayerError::Hidden,
+        };
+        kernels
+            .error_rows(ErrorRows {
+                error,
+                delta: self.delta.get_mut(),
+                deriv: self.d.get(),
+                rows: m,
+                cols: n_out,
+                stride: self.stride,
+                sums: &mut self.sums.get_mut()[..n_out],
+                bias: bias_step.map(|step| (&mut self.bias.get_mut()[..n_out], step)),
+            })
+            .expect(SHAPES_AGREE);
     }
 }
 
@@ -98,7 +123,6 @@ pub struct SmallBatchStep {
     /// The input batch: `capacity` rows of `width` floats.
     x: Aligned,
     layers: Vec<Layer>,
-    sums: Vec<f32>,
     gemm: Gemm,
     engine_act: crate::activation::ActivationKernels,
     hidden: super::Activation,
@@ -177,6 +201,7 @@ impl SmallBatchStep {
                     a: Aligned::zeroed(capacity * stride),
                     d: Aligned::zeroed(capacity * stride),
                     delta: Aligned::zeroed(capacity * stride),
+                    sums: Aligned::zeroed(stride),
                 }
             })
             .collect();
@@ -185,7 +210,6 @@ impl SmallBatchStep {
             width: net.inputs(),
             x: Aligned::zeroed(capacity * net.inputs()),
             layers,
-            sums: vec![0.0; net.sizes.iter().map(|&n| padded(n)).max().unwrap_or(0)],
             gemm: engine.gemm.threads(1),
             engine_act: engine.act,
             hidden: net.hidden,
@@ -248,18 +272,29 @@ impl SmallBatchStep {
             *row = &pixels[i * width..(i + 1) * width];
             m += 1;
         }
-        let (rows, dst) = (&rows[..m], &mut self.x.get_mut()[..m * width]);
         let act = &self.engine_act;
-        let scale = crate::data::PIXEL_SCALE;
+        let g = GatherRows {
+            rows: &rows[..m],
+            width,
+            scale: crate::data::PIXEL_SCALE,
+            dst: &mut self.x.get_mut()[..m * width],
+            zero_map: None,
+            // Batches of one dataset look alike: blank positions in the last one, then
+            // likely in this one (a hint for the kernel's choice of pass only).
+            expect_blank: self.zero_pixels_batch > 0 && self.zero_pixels.marks_any(),
+        };
         // One pass converts the rows and, when the step's GEMM skips zero rows, notes the
         // positions blank in all of them.
         if self.gemm.skips_zero_rows() {
-            self.zero_pixels.fill(width, |out| {
-                act.gather_rows(rows, width, scale, dst, Some(out))
+            self.zero_pixels.fill(width, move |out| {
+                act.gather_rows(GatherRows {
+                    zero_map: Some(out),
+                    ..g
+                })
             });
             self.zero_pixels_batch = m;
         } else {
-            act.gather_rows(rows, width, scale, dst, None);
+            act.gather_rows(g);
             self.zero_pixels_batch = 0;
         }
         m
@@ -332,15 +367,18 @@ impl SmallBatchStep {
             self.capacity
         );
         self.forward(m);
-        self.output_delta(m, labels, p.cost);
         let decay = 1.0 - p.eta * p.lambda / p.train_size as f32;
         let step = p.eta / m as f32;
+        // Plain SGD steps each bias where its error is made; momentum keeps the sums for its
+        // own update of weights and biases together.
+        let bias_step = mu.is_none().then_some(step);
+        self.output_delta(m, labels, p.cost, bias_step);
         for l in (0..self.layers.len()).rev() {
             if l > 0 {
-                self.propagate(m, l);
+                self.propagate(m, l, bias_step);
             }
             match mu {
-                None => self.update(m, l, -step, decay),
+                None => self.update_weights(m, l, -step, decay),
                 Some(mu) => self.update_momentum(m, l, step, decay, mu),
             }
         }
@@ -376,8 +414,7 @@ impl SmallBatchStep {
         }
         self.engine_act
             .momentum(layer.wt.get_mut(), state.w[l].get_mut(), g, mu, decay);
-        layer.delta_sums(m, &mut self.sums);
-        let sums = &self.sums[..n_out];
+        let sums = &layer.sums.get()[..n_out];
         let gb = &mut state.step.get_mut()[..n_out];
         for (d, &s) in gb.iter_mut().zip(sums.iter()) {
             *d = -(step * s);
@@ -436,33 +473,20 @@ impl SmallBatchStep {
             .expect(SHAPES_AGREE);
     }
 
-    /// The output error `dC/dz` for the first `m` rows (a phase of [`SmallBatchStep::step`]).
-    pub fn output_delta(&mut self, m: usize, labels: &[u8], cost: Cost) {
+    /// The output error `dC/dz` for the first `m` rows, its column sums and, with
+    /// `bias_step`, the output bias's step `b <- b - bias_step * sum`, in one pass (a phase of
+    /// [`SmallBatchStep::step`]).
+    pub fn output_delta(&mut self, m: usize, labels: &[u8], cost: Cost, bias_step: Option<f32>) {
         let top = self.layers.last_mut().expect("a network has a layer");
-        let (n, stride) = (top.n_out, top.stride);
-        let rows = top
-            .delta
-            .get_mut()
-            .chunks_exact_mut(stride)
-            .zip(top.a.get().chunks_exact(stride))
-            .zip(top.d.get().chunks_exact(stride))
-            .zip(labels)
-            .take(m);
-        for (((delta, a), d), &y) in rows {
-            let delta = &mut delta[..n];
-            delta.copy_from_slice(&a[..n]);
-            delta[y as usize] -= 1.0;
-            if cost == Cost::Quadratic {
-                for (dv, &dz) in delta.iter_mut().zip(&d[..n]) {
-                    *dv *= dz;
-                }
-            }
-        }
+        let output = Some((labels, cost == Cost::Quadratic));
+        top.error_rows(&self.engine_act, m, output, bias_step);
     }
 
     /// `delta_{l-1} = (delta_l W_l) * act'(z_{l-1})` for the first `m` rows, with the weights
-    /// before this step's update of layer `l` (a phase of [`SmallBatchStep::step`]).
-    pub fn propagate(&mut self, m: usize, l: usize) {
+    /// before this step's update of layer `l`, then its column sums and, with `bias_step`,
+    /// layer `l-1`'s bias step, the last three in one pass (a phase of
+    /// [`SmallBatchStep::step`]).
+    pub fn propagate(&mut self, m: usize, l: usize, bias_step: Option<f32>) {
         let (below, above) = self.layers.split_at_mut(l);
         let (lower, upper) = (&mut below[l - 1], &above[0]);
         let (n_in, n_out) = (upper.n_in, upper.n_out);
@@ -478,22 +502,7 @@ impl SmallBatchStep {
                 MatMut::new(lower.delta.get_mut(), m, n_in, stride_in, 1).expect(SHAPES_AGREE),
             )
             .expect(SHAPES_AGREE);
-        // One pass over the m padded rows as a whole: whole vectors, no ragged row ends. The
-        // padding cells multiply too; they only ever meet padding (module documentation).
-        let cells = m * stride_in;
-        for (v, &z) in lower.delta.get_mut()[..cells]
-            .iter_mut()
-            .zip(&lower.d.get()[..cells])
-        {
-            *v *= z;
-        }
-    }
-
-    /// Layer `l`'s update: `W^T <- decay*W^T + alpha * A_{l-1}^T delta_l` (the rank-k
-    /// kernel) and `b <- b + alpha * (delta_l's column sums, in row order)`.
-    fn update(&mut self, m: usize, l: usize, alpha: f32, decay: f32) {
-        self.update_weights(m, l, alpha, decay);
-        self.update_bias(m, l, alpha);
+        lower.error_rows(&self.engine_act, m, None, bias_step);
     }
 
     /// `W^T <- decay*W^T + alpha * A_{l-1}^T delta_l` for layer `l` over the first `m` rows (a
@@ -523,19 +532,6 @@ impl SmallBatchStep {
             .expect(SHAPES_AGREE);
         if l == 0 {
             self.ahead.clear();
-        }
-    }
-
-    /// `b <- b - step * (delta_l's column sums)` for layer `l` over the first `m` rows, with
-    /// `alpha = -step` (a phase of [`SmallBatchStep::step`]): the sums in row order from +0,
-    /// exactly as the general step's `column_sums` and update.
-    pub fn update_bias(&mut self, m: usize, l: usize, alpha: f32) {
-        let layer = &mut self.layers[l];
-        let n_out = layer.n_out;
-        layer.delta_sums(m, &mut self.sums);
-        let step = -alpha;
-        for (b, &g) in layer.bias.get_mut()[..n_out].iter_mut().zip(&self.sums) {
-            *b -= step * g;
         }
     }
 }
