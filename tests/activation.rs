@@ -409,7 +409,25 @@ fn fused_bias_activation_matches_separate_passes() {
     for isa in common::families() {
         let k = ActivationKernels::for_isa(isa);
         for act in ACTIVATIONS {
-            for (rows, n) in [(1, 1), (10, 30), (3, 17), (7, 8), (2, 100)] {
+            // Rows around every vector width: whole vectors, a last vector overlapping the one
+            // before it (n above a width), and contiguous rows shorter than a vector (taken
+            // as one flat array: (7, 8), (100, 10), (9, 3), (5, 1), (33, 15), (4, 7)).
+            for (rows, n) in [
+                (1, 1),
+                (10, 30),
+                (3, 17),
+                (7, 8),
+                (2, 100),
+                (100, 10),
+                (9, 3),
+                (5, 1),
+                (33, 15),
+                (4, 7),
+                (4, 31),
+                (3, 9),
+                (6, 20),
+                (2, 5),
+            ] {
                 let z: Vec<f32> = (0..rows * n)
                     .map(|_| r.random_range(-6.0f32..6.0))
                     .collect();
@@ -725,13 +743,13 @@ fn error_rows_match_the_separate_passes_bit_for_bit() {
                         let step = 0.01f32;
                         // The separate passes, one element at a time.
                         let mut want = delta0.clone();
-                        for row in 0..rows {
+                        for (row, &label) in labels.iter().enumerate() {
                             for j in 0..cols {
                                 let at = row * stride + j;
                                 want[at] = match kind {
                                     0 | 1 => {
                                         let mut v = a[at];
-                                        if usize::from(labels[row]) == j {
+                                        if usize::from(label) == j {
                                             v -= 1.0;
                                         }
                                         if kind == 1 {

@@ -316,6 +316,38 @@ fn activation_kernels_stay_inside_their_operands() {
                     scalar.apply(f, &xs, &mut want);
                     assert_eq!(y.slice(), &want[..], "{isa:?} {f:?} len {len}");
                 }
+                // Contiguous rows shorter than a vector, several of them (one flat array
+                // with its bias repeated, and a lane-limited end).
+                if (1..=17).contains(&len) {
+                    for rows in [2, 3, 7] {
+                        let mut z = Guarded::new(rows * len, at_end);
+                        let mut bias = Guarded::new(len, at_end);
+                        let mut d = Guarded::new(rows * len, at_end);
+                        let z0: Vec<f32> =
+                            (0..rows * len).map(|i| i as f32 * 0.125 - 3.0).collect();
+                        z.slice().copy_from_slice(&z0);
+                        bias.slice().fill(0.25);
+                        kernels
+                            .bias_activation(
+                                Activation::Sigmoid,
+                                z.slice(),
+                                bias.slice(),
+                                d.slice(),
+                            )
+                            .unwrap();
+                        let (mut zw, mut dw) = (z0.clone(), vec![0.0; rows * len]);
+                        scalar
+                            .bias_activation(
+                                Activation::Sigmoid,
+                                &mut zw,
+                                &vec![0.25; len],
+                                &mut dw,
+                            )
+                            .unwrap();
+                        assert_eq!(z.slice(), &zw[..], "{isa:?} {rows} rows of {len}");
+                        assert_eq!(d.slice(), &dw[..], "{isa:?} {rows} rows of {len}");
+                    }
+                }
                 // The fused pass, one row of `len` with a guarded bias and derivative.
                 if len > 0 {
                     for act in [

@@ -192,8 +192,16 @@ impl ActivationKernels {
         let output = matches!(error, LayerError::Output { .. });
         // (what, length, length needed); a buffer the pass does not read needs nothing.
         let lengths = [
-            ("error_rows: delta is shorter than its rows", delta.len(), need),
-            ("error_rows: sums hold fewer than cols floats", sums.len(), cols),
+            (
+                "error_rows: delta is shorter than its rows",
+                delta.len(),
+                need,
+            ),
+            (
+                "error_rows: sums hold fewer than cols floats",
+                sums.len(),
+                cols,
+            ),
             (
                 "error_rows: deriv is shorter than its rows",
                 deriv.len(),

@@ -321,6 +321,10 @@ pub(crate) unsafe fn bias_act_rows<S: Simd>(t: &super::BiasActRows) {
 /// As [`bias_act_rows`], with `act == t.act`.
 #[inline(always)]
 unsafe fn bias_act_each_row<S: Simd>(act: Activation, t: &super::BiasActRows) {
+    if t.stride == t.cols && t.cols < S::LANES && t.rows * t.cols >= S::LANES {
+        // SAFETY: forwarded contract, with the rows contiguous and shorter than a vector.
+        return unsafe { bias_act_flat::<S>(act, t) };
+    }
     for r in 0..t.rows {
         // SAFETY: row r < rows of z and deriv holds cols floats (contract).
         unsafe {
@@ -331,6 +335,56 @@ unsafe fn bias_act_each_row<S: Simd>(act: Activation, t: &super::BiasActRows) {
                 t.deriv.add(r * t.stride),
                 t.cols,
             )
+        }
+    }
+}
+
+/// [`bias_act_each_row`] on contiguous rows shorter than a vector (a 10-class output layer,
+/// `stride == cols < LANES`): the rows as one flat array of whole vectors, each vector's bias
+/// lanes loaded from the bias repeated once per call (at the vector's phase: its start modulo
+/// `cols`), and one lane-limited vector at the very end. Row by row, each row was one lane-limited load and
+/// store, mostly crossing a cache line: measured on Zen 5, 1000x10 took 19.2 us (80 cycles a
+/// vector); the same element-wise operations, so the same bits.
+///
+/// # Safety
+/// As [`bias_act_each_row`], with `stride == cols < LANES <= 16` and `rows * cols >= LANES`.
+#[inline(always)]
+unsafe fn bias_act_flat<S: Simd>(act: Activation, t: &super::BiasActRows) {
+    let (lanes, cols) = (S::LANES, t.cols);
+    debug_assert!(t.stride == cols && cols < lanes && lanes <= 16);
+    // The bias repeated: `repeated[phase..phase + lanes]` lies under a vector that starts at
+    // a flat position whose column is `phase`.
+    let mut repeated = [0.0f32; 32];
+    let mut j = 0;
+    for r in repeated.iter_mut().take(cols + lanes) {
+        // SAFETY: `j < cols`, inside the bias (contract).
+        *r = unsafe { *t.bias.add(j) };
+        j = if j + 1 == cols { 0 } else { j + 1 };
+    }
+    let total = t.rows * cols;
+    let step = lanes % cols;
+    let (mut p, mut phase) = (0, 0);
+    // SAFETY: every access is below `total`, the rows' extent in `z` and `deriv` (contiguous
+    // rows), or lane-limited below it; `phase < cols`, so `phase + lanes <= 31` floats of
+    // `repeated` are read.
+    unsafe {
+        while p + lanes <= total {
+            let b = S::load(repeated.as_ptr().add(phase));
+            let (a, d) = act_and_prime::<S>(act, S::add(S::load(t.z.add(p)), b));
+            S::store(t.z.add(p), a);
+            S::store(t.deriv.add(p), d);
+            p += lanes;
+            phase += step;
+            if phase >= cols {
+                phase -= cols;
+            }
+        }
+        if p < total {
+            let rest = total - p;
+            let b = S::load(repeated.as_ptr().add(phase));
+            let (a, d) = act_and_prime::<S>(act, S::add(S::load_first(t.z.add(p), rest), b));
+            S::store_first(t.z.add(p), a, rest);
+            S::store_first(t.deriv.add(p), d, rest);
         }
     }
 }
@@ -352,6 +406,26 @@ unsafe fn bias_act_loop<S: Simd>(
     let mut i = 0;
     // SAFETY: every access is at an index < n, or lane-limited below n.
     unsafe {
+        if n > lanes && !n.is_multiple_of(lanes) {
+            // The row's last vector ends at `n` and overlaps the one before it: its input is
+            // loaded first (the pass is in place), and its overlapping lanes get the values the
+            // whole vectors store there (the same inputs). No lane-limited store, which costs
+            // far more than a plain one where it crosses a cache line (rows of 30 floats, 120
+            // bytes apart; measured on Zen 5: 43 against 11 cycles a vector).
+            let last = n - lanes;
+            let tail = S::add(S::load(z.add(last)), S::load(bias.add(last)));
+            while i + lanes <= n {
+                let zz = S::add(S::load(z.add(i)), S::load(bias.add(i)));
+                let (a, d) = act_and_prime::<S>(act, zz);
+                S::store(z.add(i), a);
+                S::store(deriv.add(i), d);
+                i += lanes;
+            }
+            let (a, d) = act_and_prime::<S>(act, tail);
+            S::store(z.add(last), a);
+            S::store(deriv.add(last), d);
+            return;
+        }
         if S::CHEAP_MASKS {
             while i < n {
                 let k = (n - i).min(lanes);
