@@ -515,6 +515,21 @@ fn scale_bytes_is_exact_on_every_family() {
     }
 }
 
+/// Ten rows of `width` bytes, nonzero everywhere but at position `z`, where all ten are 0.
+fn ten_rows_sharing_one_zero(
+    r: &mut rand_chacha::ChaCha8Rng,
+    width: usize,
+    z: usize,
+) -> Vec<Vec<u8>> {
+    (0..10)
+        .map(|_| {
+            (0..width)
+                .map(|i| if i == z { 0 } else { r.random_range(1..=255u8) })
+                .collect()
+        })
+        .collect()
+}
+
 /// The batch gather of every family against its definition: every float `byte * scale`
 /// (bit for bit, for the pixel scale and for 0.1, whose products round), every cell written,
 /// and the map exactly the positions zero in every row with the bits past the width clear;
@@ -590,13 +605,7 @@ fn gather_rows_converts_every_byte_and_maps_the_blank_positions() {
             }
             // One position zero in all of ten otherwise dense rows, wherever it is.
             for z in (0..width).step_by(if width > 200 { 7 } else { 1 }) {
-                let rows: Vec<Vec<u8>> = (0..10)
-                    .map(|_| {
-                        (0..width)
-                            .map(|i| if i == z { 0 } else { r.random_range(1..=255u8) })
-                            .collect()
-                    })
-                    .collect();
+                let rows = ten_rows_sharing_one_zero(&mut r, width, z);
                 check(
                     &rows,
                     width,
@@ -674,13 +683,7 @@ fn zero_byte_map_marks_exactly_the_positions_zero_in_every_row() {
             }
             // One position zero in all of ten otherwise dense rows, wherever it is.
             for z in 0..width {
-                let rows: Vec<Vec<u8>> = (0..10)
-                    .map(|_| {
-                        (0..width)
-                            .map(|i| if i == z { 0 } else { r.random_range(1..=255u8) })
-                            .collect()
-                    })
-                    .collect();
+                let rows = ten_rows_sharing_one_zero(&mut r, width, z);
                 check(&rows, width, "one shared zero");
             }
         }
