@@ -135,23 +135,6 @@ impl ZeroRows {
         let want = u64::MAX >> (64 - n);
         run & want == want
     }
-
-    /// Whether any of rows `i..i + n` is a zero row (bounds as [`ZeroRows::all`]).
-    ///
-    /// # Safety
-    /// As [`ZeroRows::all`].
-    #[inline(always)]
-    unsafe fn any(&self, i: usize, n: usize) -> bool {
-        debug_assert!(self.active());
-        let (w, sh) = (i / 64, i % 64);
-        // SAFETY: as in `all`.
-        let mut run = unsafe { *self.words.add(w) } >> sh;
-        if sh + n > 64 {
-            // SAFETY: as above.
-            run |= unsafe { *self.words.add(w + 1) } << (64 - sh);
-        }
-        run & (u64::MAX >> (64 - n)) != 0
-    }
 }
 
 /// Byte addresses of cache lines the update asks the CPU to load into L2 while it passes over
@@ -364,16 +347,6 @@ unsafe fn chunk_pass<
             if SKIP && zero.all(i, ROWS) {
                 // Every sum of these rows is +0 (see ZeroRows).
                 finish_rows::<S, NV, WHOLE, READ_W, ROWS>(t, &[[S::zero(); NV]; ROWS], &c, i);
-            } else if SKIP && zero.any(i, ROWS) {
-                // A block on the edge of a blank region: its zero rows skip their sums one by
-                // one (a tenth of MNIST's rows sit in such blocks).
-                for r in i..i + ROWS {
-                    if zero.all(r, 1) {
-                        finish_rows::<S, NV, WHOLE, READ_W, 1>(t, &[[S::zero(); NV]; 1], &c, r);
-                    } else {
-                        rows_pass::<S, K, NV, WHOLE, READ_W, 1>(t, &dv, &c, r);
-                    }
-                }
             } else {
                 rows_pass::<S, K, NV, WHOLE, READ_W, ROWS>(t, &dv, &c, i);
             }
